@@ -1,0 +1,29 @@
+//! Opt-in debug trace on stderr (`BSN_LOG=debug` or `--verbose`).
+//!
+//! Only our own words and `Secret`'s redacted Debug ever reach it, so it is safe to paste
+//! into a bug report; turning it on still prints a warning because hosts may keep stderr.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+pub fn enable() {
+    if !ENABLED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "bsn-credential-helper: debug log on; tokens and secrets are redacted, but keep this output private"
+        );
+    }
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::log::enabled() {
+            eprintln!("bsn-credential-helper: debug: {}", format_args!($($arg)*));
+        }
+    };
+}

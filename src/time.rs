@@ -1,0 +1,55 @@
+//! Wall-clock helpers. Expiry is kept in unix milliseconds so second-long test lifetimes
+//! still work; callers only ever see whole seconds in UTC with a `Z`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
+}
+
+/// RFC 3339, UTC, whole seconds, `Z` (Bazel rejects fractional seconds).
+pub fn rfc3339(unix_ms: u64) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs(unix_ms / 1000);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// A short human description of a span, for `status`: "4m 12s", "expired 3s ago".
+pub fn describe_until(target_ms: u64, now_ms: u64) -> String {
+    if target_ms >= now_ms {
+        format!("in {}", short((target_ms - now_ms) / 1000))
+    } else {
+        format!("expired {} ago", short((now_ms - target_ms) / 1000))
+    }
+}
+
+pub fn short(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_is_whole_seconds_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_796_000_399_999), "2026-11-30T00:59:59Z");
+    }
+
+    #[test]
+    fn short_spans() {
+        assert_eq!(short(5), "5s");
+        assert_eq!(short(65), "1m 05s");
+        assert_eq!(short(3 * 3600 + 120), "3h 02m");
+        assert_eq!(describe_until(10_000, 4_000), "in 6s");
+        assert_eq!(describe_until(4_000, 10_000), "expired 6s ago");
+    }
+}
