@@ -1,3 +1,7 @@
 //! The one integration-test binary; a module per area.
 
+mod util;
+
+mod core;
 mod emulator;
+mod snapshots;

@@ -1,0 +1,258 @@
+//! The core helper end to end: the real binary as separate processes against the emulator.
+
+use crate::util::*;
+use bsn_credential_helper::emulator::{Fault, FaultKind, FaultTarget};
+use serde_json::Value;
+
+fn fault(kind: FaultKind, count: u32) -> Fault {
+    Fault {
+        kind,
+        count,
+        target: FaultTarget::Token,
+        retry_after: 1,
+        delay_ms: 0,
+    }
+}
+
+#[test]
+fn first_call_logs_in_and_selects_network_then_cache_answers() {
+    let env = TestEnv::new();
+    let (code, first, stderr) = env.get("");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(first["source"], "login");
+    assert_eq!(first["network"], "Demo");
+    assert_eq!(first["token_type"], "Bearer");
+    let expires_in = first["expires_in"].as_u64().unwrap();
+    assert!((295..=300).contains(&expires_in), "{expires_in}");
+    assert!(first["expires_at"].as_str().unwrap().ends_with('Z'));
+
+    let (code, second, _) = env.get(r#"{"version":1}"#);
+    assert_eq!(code, 0);
+    assert_eq!(second["source"], "cache");
+    assert_eq!(second["access_token"], first["access_token"]);
+
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.client_credentials, 1);
+    assert_eq!(stats.network_selections, 1);
+    // The token works against the API, bound to the network.
+    let session: Value = attohttpc::get(format!("{}/2022/06/REST/Self/Session", env.emu.base_url()))
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(session["network"]["name"], "Demo");
+}
+
+#[test]
+fn token_and_header_print_plain_text() {
+    let env = TestEnv::new();
+    let token = env.token();
+    assert!(token.starts_with("emu-at-"), "{token}");
+    let out = env.run(&["header"], "");
+    assert_eq!(stdout(&out), format!("Authorization: Bearer {token}\n"));
+    assert_eq!(env.stats().token_requests.client_credentials, 1);
+}
+
+#[test]
+fn storm_of_32_after_expiry_makes_exactly_one_token_request() {
+    let mut env = TestEnv::with_ttls(2, 60, 600);
+    env.set("BSN_MIN_TTL", "1");
+    let before = env.token();
+    sleep_ms(2100); // the cached token has now expired
+    let outputs = storm(32, |_| (env.cmd(&["get"]), String::new()));
+    let mut tokens = std::collections::BTreeSet::new();
+    for out in &outputs {
+        assert!(out.status.success(), "{}", stderr(out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        tokens.insert(v["access_token"].as_str().unwrap().to_string());
+    }
+    assert_eq!(tokens.len(), 1, "all 32 callers share one token");
+    assert!(!tokens.contains(&before));
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.client_credentials, 2, "{stats:?}");
+    assert_eq!(stats.network_selections, 2);
+}
+
+#[test]
+fn callers_reporting_the_same_rejected_token_cause_one_renewal() {
+    let env = TestEnv::new();
+    let rejected = env.token();
+    let request = format!(r#"{{"rejected_token":"{rejected}"}}"#);
+    let outputs = storm(8, |_| (env.cmd(&["get"]), request.clone()));
+    let mut tokens = std::collections::BTreeSet::new();
+    for out in &outputs {
+        assert!(out.status.success(), "{}", stderr(out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        tokens.insert(v["access_token"].as_str().unwrap().to_string());
+    }
+    assert_eq!(tokens.len(), 1);
+    assert!(!tokens.contains(&rejected), "a rejected token is never returned");
+    assert_eq!(env.stats().token_requests.client_credentials, 2);
+    // A late caller with the same old rejection gets the new token without a renewal.
+    let (code, v, _) = env.get(&request);
+    assert_eq!(code, 0);
+    assert_eq!(v["source"], "cache");
+    assert_eq!(env.stats().token_requests.client_credentials, 2);
+}
+
+#[test]
+fn force_refresh_returns_a_newer_token() {
+    let env = TestEnv::new();
+    let first = env.token();
+    let (code, v, _) = env.get(r#"{"force_refresh":true}"#);
+    assert_eq!(code, 0);
+    assert_ne!(v["access_token"], first.as_str());
+    assert_eq!(v["source"], "login");
+    let out = env.run(&["token", "--force-refresh"], "");
+    assert!(out.status.success());
+    assert_ne!(stdout(&out).trim(), v["access_token"].as_str().unwrap());
+    assert_eq!(env.stats().token_requests.client_credentials, 3);
+}
+
+#[test]
+fn refresh_tokens_rotate_across_lifetimes_and_a_session_end_without_reuse_or_failure() {
+    // access 2 s, refresh 4 s, session 7 s; ~10 s of parallel callers.
+    let mut env = TestEnv::with_ttls(2, 4, 7).password_grant();
+    env.set("BSN_MIN_TTL", "1");
+    let started = std::time::Instant::now();
+    let mut calls = 0;
+    let mut sources = std::collections::BTreeMap::<String, usize>::new();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        for out in storm(4, |_| (env.cmd(&["get"]), String::new())) {
+            calls += 1;
+            assert!(out.status.success(), "call {calls} failed: {}", stderr(&out));
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            *sources.entry(v["source"].as_str().unwrap().to_string()).or_default() += 1;
+        }
+        sleep_ms(250);
+    }
+    let stats = env.stats();
+    assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
+    assert!(stats.token_requests.refresh_token >= 3, "{stats:?}");
+    assert!(stats.token_requests.password >= 2, "the session end forces a new login: {stats:?}");
+    assert!(stats.max_active_tokens <= 2, "{stats:?}");
+    assert_eq!(sources.values().sum::<usize>(), calls);
+    assert!(sources["cache"] > sources.get("refresh").copied().unwrap_or(0));
+}
+
+#[test]
+fn reused_refresh_token_is_never_retried_and_login_recovers() {
+    let mut env = TestEnv::with_ttls(1, 60, 600).password_grant();
+    env.set("BSN_MIN_TTL", "0");
+    env.token();
+    // The session dies behind our back (like an admin logout); the cached refresh token
+    // is refused once, then dropped, and the helper logs in again.
+    env.emu.end_sessions();
+    sleep_ms(1100);
+    let (code, v, stderr) = env.get("");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(v["source"], "login");
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.refresh_token, 1);
+    assert_eq!(stats.token_requests.password, 2);
+    assert_eq!(stats.refresh_tokens_reused, 0);
+}
+
+#[test]
+fn password_grant_without_password_after_session_end_is_login_required() {
+    let mut env = TestEnv::with_ttls(300, 600, 600).password_grant();
+    env.set("BSN_PASSWORD", "");
+    let (code, v, _) = env.get("");
+    assert_eq!(code, 5);
+    assert_eq!(v["error"]["code"], "login_required");
+    assert!(v["error"]["message"].as_str().unwrap().contains("BSN_PASSWORD"));
+}
+
+#[test]
+fn unreachable_endpoint_falls_back_to_a_still_valid_cached_token() {
+    let mut env = TestEnv::with_ttls(2, 60, 600);
+    env.set("BSN_MIN_TTL", "1");
+    let cached = env.token();
+    sleep_ms(1100); // under min_ttl, not yet expired
+    let mut f = fault(FaultKind::RateLimited, 5);
+    f.retry_after = 100; // longer than the deadline: give up at once
+    env.emu.inject(f);
+    let (code, v, stderr) = env.get("");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(v["access_token"], cached.as_str());
+    assert_eq!(v["source"], "cache");
+    assert!(v["warning"].as_str().unwrap().contains("rate limiting"), "{v}");
+    assert!(stderr.contains("warning:"), "{stderr}");
+}
+
+#[test]
+fn transient_server_errors_are_retried() {
+    let env = TestEnv::new();
+    env.emu.inject(fault(FaultKind::ServerError, 2));
+    let (code, v, stderr) = env.get("");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(v["source"], "login");
+    assert_eq!(env.stats().faults_served, 2);
+}
+
+#[test]
+fn erase_forgets_and_status_never_shows_a_token() {
+    let env = TestEnv::with_ttls(300, 1800, 43200).password_grant();
+    let token = env.token();
+    let out = env.run(&["status", "--json"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains(&token), "status must not print the token");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let p = &v["profiles"][0];
+    assert_eq!(p["profile"], "default");
+    assert_eq!(p["access_token"]["valid"], true);
+    assert_eq!(p["refresh_token"]["valid"], true);
+    assert!(p["session_age_seconds"].as_u64().unwrap() < 60);
+    let human = stdout(&env.run(&["status"], ""));
+    assert!(human.contains("access token") && human.contains("cache file"), "{human}");
+    assert!(!human.contains(&token));
+
+    let out = env.run(&["erase"], "");
+    assert!(out.status.success());
+    let (_, v, _) = env.get("");
+    assert_eq!(v["source"], "login");
+    assert_eq!(env.stats().token_requests.password, 2);
+}
+
+#[test]
+fn corrupt_cache_entry_is_replaced_not_fatal() {
+    let env = TestEnv::new();
+    env.token();
+    let entry = std::fs::read_dir(env.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    std::fs::write(&entry, "{\"format\":1, \"key\": tru").unwrap();
+    let (code, v, stderr) = env.get("");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(v["source"], "login");
+    let (_, v, _) = env.get("");
+    assert_eq!(v["source"], "cache");
+}
+
+#[test]
+fn config_file_profiles_and_secret_command() {
+    let env = TestEnv::new();
+    let config = env.path("config.toml");
+    write_file(
+        &config,
+        &format!(
+            "default_profile = \"lobby\"\n\n[profiles.lobby]\ntoken_url = \"{}\"\napi_url = \"{}\"\nclient_id = \"demo-client\"\nclient_secret_command = \"printf demo-secret\"\nnetwork = \"Lobby\"\n",
+            env.emu.token_url(),
+            env.emu.base_url()
+        ),
+    );
+    let mut cmd = env.cmd(&["get"]);
+    for var in ["BSN_TOKEN_URL", "BSN_API_URL", "BSN_CLIENT_ID", "BSN_CLIENT_SECRET", "BSN_NETWORK"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("BSN_CONFIG", &config);
+    let out = run_with_stdin(cmd, "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["profile"], "lobby");
+    assert_eq!(v["network"], "Lobby");
+}
