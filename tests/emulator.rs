@@ -259,16 +259,18 @@ fn basic_auth_decodes_form_encoded_specials_and_form_fields_work() {
 #[test]
 fn bad_client_credentials_are_401_unauthorized_client() {
     let emu = demo();
-    let cases: [(Option<String>, Vec<(&str, &str)>); 5] = [
-        (Some(basic("demo-client", "wrong")), vec![]),
-        (Some(basic("nobody", "demo-secret")), vec![]),
-        (Some("Basic !!!".into()), vec![]),
-        (None, vec![]),
-        (None, vec![("client_id", "demo-client")]),
+    // (Authorization header, extra form fields)
+    type Case<'a> = (Option<String>, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 5] = [
+        (Some(basic("demo-client", "wrong")), &[]),
+        (Some(basic("nobody", "demo-secret")), &[]),
+        (Some("Basic !!!".into()), &[]),
+        (None, &[]),
+        (None, &[("client_id", "demo-client")]),
     ];
     for (auth, extra) in &cases {
         let mut fields = vec![("grant_type", "client_credentials")];
-        fields.extend(extra.iter().copied());
+        fields.extend_from_slice(extra);
         let r = token_req(&emu, auth.as_deref(), &fields);
         assert_eq!(r.status, 401, "{auth:?}");
         let j = r.json();
