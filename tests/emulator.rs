@@ -639,6 +639,15 @@ fn stats_track_peak_active_tokens_and_reset() {
     assert_eq!(r.status, 200);
     let stats = http_stats(&emu);
     assert_eq!(stats.tokens_issued, 4);
+    // Field order on the wire follows the struct, so the JSON reads top-down.
+    let raw_stats = send(request(Method::GET, &format!("{}/stats", emu.base_url())));
+    assert!(
+        raw_stats
+            .body
+            .starts_with(br#"{"token_requests":{"client_credentials":4,"password":0"#),
+        "{}",
+        String::from_utf8_lossy(&raw_stats.body)
+    );
     assert_eq!(
         stats.max_active_tokens, 3,
         "peak is per client, not the total"

@@ -216,6 +216,14 @@ impl Response {
         }
     }
 
+    /// JSON of a serializable value, keeping its field order (a `Value` would sort keys).
+    pub fn serialize<T: serde::Serialize>(status: u16, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Response::with_body(status, "application/json", body),
+            Err(_) => Response::empty(500),
+        }
+    }
+
     pub fn empty(status: u16) -> Self {
         Response {
             status,

@@ -2,7 +2,8 @@
 //!
 //! std's `RandomState` is seeded from the OS once per process and then varied per instance;
 //! hashing a global counter and the clock with it gives values that are unpredictable enough
-//! for a local emulator and, thanks to the counter, never repeat within one process.
+//! for a local emulator. The counter makes equal inputs impossible; callers that need hard
+//! uniqueness still check for a clash (see `state::unique`).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -25,10 +26,7 @@ pub fn random_id(prefix: &str) -> String {
         h.write_u64(salt);
         h.finish()
     };
-    // The counter in the low bits of the second half makes collisions impossible in-process
-    // (within 2^32 ids) even if the hasher were weak.
-    let low = (half(2) & !0xffff_ffff) | (n & 0xffff_ffff);
-    format!("{prefix}{:016x}{:016x}", half(1), low)
+    format!("{prefix}{:016x}{:016x}", half(1), half(2))
 }
 
 #[cfg(test)]

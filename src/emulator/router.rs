@@ -73,7 +73,7 @@ pub fn respond(shared: &Shared, request: &Request) -> Reply {
         Route::Token => token::handle(&mut lock(&shared.state), request, now),
         Route::Rest(resource) => rest::handle(&mut lock(&shared.state), request, resource, now),
         Route::Stats => only(request, "GET", || {
-            Response::json(200, &json!(snapshot(shared, now)))
+            Response::serialize(200, &snapshot(shared, now))
         }),
         Route::AdminFaults => only(request, "POST", || queue_fault(shared, request)),
         Route::AdminResetStats => only(request, "POST", || {
