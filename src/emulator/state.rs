@@ -146,7 +146,7 @@ impl State {
         now: Instant,
     ) -> Result<Issued, Refusal> {
         self.check_cap(&client.id, now)?;
-        let session = random_id("emu-ss-");
+        let session = unique(&self.sessions, "emu-ss-");
         self.sessions.insert(
             session.clone(),
             Session {
