@@ -266,7 +266,7 @@ fn fallback(current: Option<Entry>, error: Error, req: &Request) -> Result<Outco
         Some(entry)
             if transient
                 && entry.network_selected
-                && !entry.is_expired(now + 1000)
+                && !entry.is_expired(now)
                 && !is_rejected(&entry, req) =>
         {
             let warning = format!(

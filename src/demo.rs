@@ -6,7 +6,7 @@ use crate::cli::DemoArgs;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::error::{Error, Result};
 use crate::protocol::{Source, TokenResponse};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,7 +70,10 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let stats = emulator.stats();
     emulator.stop();
 
-    let failed: Vec<&String> = calls.iter().filter_map(|c| c.result.as_ref().err()).collect();
+    let failed: Vec<&String> = calls
+        .iter()
+        .filter_map(|c| c.result.as_ref().err())
+        .collect();
     let by_source = |s: Source| {
         calls
             .iter()
@@ -89,7 +92,12 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let (hits, renewals) = (latencies(true), latencies(false));
     let sessions = stats.token_requests.password;
 
-    println!("  helper invocations      {} in {:.1}s, {} failed", calls.len(), wall.as_secs_f64(), failed.len());
+    println!(
+        "  helper invocations      {} in {:.1}s, {} failed",
+        calls.len(),
+        wall.as_secs_f64(),
+        failed.len()
+    );
     println!(
         "  answered from           cache {}, refresh {}, login {}",
         by_source(Source::Cache),
@@ -98,13 +106,18 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     );
     println!(
         "  token requests seen     {} (password logins {}, refreshes {}, client credentials {})",
-        stats.token_requests.password + stats.token_requests.refresh_token + stats.token_requests.client_credentials,
+        stats.token_requests.password
+            + stats.token_requests.refresh_token
+            + stats.token_requests.client_credentials,
         sessions,
         stats.token_requests.refresh_token,
         stats.token_requests.client_credentials
     );
     println!("  refresh tokens reused   {}", stats.refresh_tokens_reused);
-    println!("  most unexpired tokens   {} at once (per client)", stats.max_active_tokens);
+    println!(
+        "  most unexpired tokens   {} at once (per client)",
+        stats.max_active_tokens
+    );
     println!("  network selections      {}", stats.network_selections);
     println!(
         "  latency, cache hit      median {}, p99 {}  (whole process: spawn to exit)",
@@ -128,10 +141,14 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
             "Something went wrong: see the failures above."
         }
     );
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn helper_command(exe: &PathBuf, emulator: &Emulator, cache_dir: &PathBuf) -> Command {
+fn helper_command(exe: &Path, emulator: &Emulator, cache_dir: &Path) -> Command {
     let mut cmd = Command::new(exe);
     cmd.arg("get");
     // Only the demo's own settings: nothing from the user's environment or config file.

@@ -35,12 +35,13 @@ fn first_call_logs_in_and_selects_network_then_cache_answers() {
     assert_eq!(stats.token_requests.client_credentials, 1);
     assert_eq!(stats.network_selections, 1);
     // The token works against the API, bound to the network.
-    let session: Value = attohttpc::get(format!("{}/2022/06/REST/Self/Session", env.emu.base_url()))
+    let body = attohttpc::get(format!("{}/2022/06/REST/Self/Session", env.emu.base_url()))
         .bearer_auth(first["access_token"].as_str().unwrap())
         .send()
         .unwrap()
-        .json()
+        .text()
         .unwrap();
+    let session: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(session["network"]["name"], "Demo");
 }
 
@@ -87,7 +88,10 @@ fn callers_reporting_the_same_rejected_token_cause_one_renewal() {
         tokens.insert(v["access_token"].as_str().unwrap().to_string());
     }
     assert_eq!(tokens.len(), 1);
-    assert!(!tokens.contains(&rejected), "a rejected token is never returned");
+    assert!(
+        !tokens.contains(&rejected),
+        "a rejected token is never returned"
+    );
     assert_eq!(env.stats().token_requests.client_credentials, 2);
     // A late caller with the same old rejection gets the new token without a renewal.
     let (code, v, _) = env.get(&request);
@@ -121,16 +125,25 @@ fn refresh_tokens_rotate_across_lifetimes_and_a_session_end_without_reuse_or_fai
     while started.elapsed() < std::time::Duration::from_secs(10) {
         for out in storm(4, |_| (env.cmd(&["get"]), String::new())) {
             calls += 1;
-            assert!(out.status.success(), "call {calls} failed: {}", stderr(&out));
+            assert!(
+                out.status.success(),
+                "call {calls} failed: {}",
+                stderr(&out)
+            );
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            *sources.entry(v["source"].as_str().unwrap().to_string()).or_default() += 1;
+            *sources
+                .entry(v["source"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
         sleep_ms(250);
     }
     let stats = env.stats();
     assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
     assert!(stats.token_requests.refresh_token >= 3, "{stats:?}");
-    assert!(stats.token_requests.password >= 2, "the session end forces a new login: {stats:?}");
+    assert!(
+        stats.token_requests.password >= 2,
+        "the session end forces a new login: {stats:?}"
+    );
     assert!(stats.max_active_tokens <= 2, "{stats:?}");
     assert_eq!(sources.values().sum::<usize>(), calls);
     assert!(sources["cache"] > sources.get("refresh").copied().unwrap_or(0));
@@ -161,7 +174,12 @@ fn password_grant_without_password_after_session_end_is_login_required() {
     let (code, v, _) = env.get("");
     assert_eq!(code, 5);
     assert_eq!(v["error"]["code"], "login_required");
-    assert!(v["error"]["message"].as_str().unwrap().contains("BSN_PASSWORD"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("BSN_PASSWORD")
+    );
 }
 
 #[test]
@@ -177,7 +195,10 @@ fn unreachable_endpoint_falls_back_to_a_still_valid_cached_token() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(v["access_token"], cached.as_str());
     assert_eq!(v["source"], "cache");
-    assert!(v["warning"].as_str().unwrap().contains("rate limiting"), "{v}");
+    assert!(
+        v["warning"].as_str().unwrap().contains("rate limiting"),
+        "{v}"
+    );
     assert!(stderr.contains("warning:"), "{stderr}");
 }
 
@@ -206,7 +227,10 @@ fn erase_forgets_and_status_never_shows_a_token() {
     assert_eq!(p["refresh_token"]["valid"], true);
     assert!(p["session_age_seconds"].as_u64().unwrap() < 60);
     let human = stdout(&env.run(&["status"], ""));
-    assert!(human.contains("access token") && human.contains("cache file"), "{human}");
+    assert!(
+        human.contains("access token") && human.contains("cache file"),
+        "{human}"
+    );
     assert!(!human.contains(&token));
 
     let out = env.run(&["erase"], "");
@@ -246,7 +270,13 @@ fn config_file_profiles_and_secret_command() {
         ),
     );
     let mut cmd = env.cmd(&["get"]);
-    for var in ["BSN_TOKEN_URL", "BSN_API_URL", "BSN_CLIENT_ID", "BSN_CLIENT_SECRET", "BSN_NETWORK"] {
+    for var in [
+        "BSN_TOKEN_URL",
+        "BSN_API_URL",
+        "BSN_CLIENT_ID",
+        "BSN_CLIENT_SECRET",
+        "BSN_NETWORK",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("BSN_CONFIG", &config);

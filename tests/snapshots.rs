@@ -7,7 +7,10 @@ use std::fs::File;
 
 fn settings(env: &TestEnv) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
-    s.add_filter(&regex_escape(&env.home.path().display().to_string()), "[HOME]");
+    s.add_filter(
+        &regex_escape(&env.home.path().display().to_string()),
+        "[HOME]",
+    );
     s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     s.add_filter(r"emu-at-[0-9a-f]+", "[ACCESS_TOKEN]");
     s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]");
@@ -55,26 +58,63 @@ fn protocol_answers() {
     let mut case = |name: &str, text: String| all.push_str(&format!("== {name}\n{text}\n"));
 
     case("success (login)", answer(&env, &[], ""));
-    case("success (cache)", answer(&env, &[], r#"{"version":1,"unknown":true}"#));
+    case(
+        "success (cache)",
+        answer(&env, &[], r#"{"version":1,"unknown":true}"#),
+    );
     case("invalid_request: not JSON", answer(&env, &[], "min_ttl=5"));
-    case("invalid_request: wrong type", answer(&env, &[], r#"{"min_ttl":"soon"}"#));
-    case("invalid_request: version", answer(&env, &[], r#"{"version":7}"#));
-    case("config: no client id", answer(&env, &[("BSN_CLIENT_ID", "")], ""));
+    case(
+        "invalid_request: wrong type",
+        answer(&env, &[], r#"{"min_ttl":"soon"}"#),
+    );
+    case(
+        "invalid_request: version",
+        answer(&env, &[], r#"{"version":7}"#),
+    );
+    case(
+        "config: no client id",
+        answer(&env, &[("BSN_CLIENT_ID", "")], ""),
+    );
     case(
         "config: plain http",
-        answer(&env, &[("BSN_TOKEN_URL", "http://auth.example.com/token")], ""),
+        answer(
+            &env,
+            &[("BSN_TOKEN_URL", "http://auth.example.com/token")],
+            "",
+        ),
     );
     case(
         "invalid_credentials",
-        answer(&env, &[("BSN_CLIENT_SECRET", "wrong-secret"), ("BSN_NETWORK", "Other")], ""),
+        answer(
+            &env,
+            &[
+                ("BSN_CLIENT_SECRET", "wrong-secret"),
+                ("BSN_NETWORK", "Other"),
+            ],
+            "",
+        ),
     );
     case(
         "login_required",
-        answer(&env, &[("BSN_GRANT", "password"), ("BSN_USERNAME", "demo@example.com")], ""),
+        answer(
+            &env,
+            &[
+                ("BSN_GRANT", "password"),
+                ("BSN_USERNAME", "demo@example.com"),
+            ],
+            "",
+        ),
     );
     case(
         "network",
-        answer(&env, &[("BSN_TOKEN_URL", "http://127.0.0.1:1/token"), ("BSN_TIMEOUT", "2")], ""),
+        answer(
+            &env,
+            &[
+                ("BSN_TOKEN_URL", "http://127.0.0.1:1/token"),
+                ("BSN_TIMEOUT", "2"),
+            ],
+            "",
+        ),
     );
     env.emu.inject(Fault {
         count: 3,
@@ -85,35 +125,60 @@ fn protocol_answers() {
         retry_after: 100,
         ..Fault::new(FaultKind::RateLimited)
     });
-    case("rate_limited", answer(&env, &[("BSN_NETWORK", "Lobby")], ""));
-    case("network_selection", answer(&env, &[("BSN_NETWORK", "Atlantis")], ""));
+    case(
+        "rate_limited",
+        answer(&env, &[("BSN_NETWORK", "Lobby")], ""),
+    );
+    case(
+        "network_selection",
+        answer(&env, &[("BSN_NETWORK", "Atlantis")], ""),
+    );
     let blocker = env.path("not-a-dir");
     write_file(&blocker, "");
     case(
         "cache",
-        answer(&env, &[("BSN_CACHE_DIR", &blocker.join("cache").display().to_string())], ""),
+        answer(
+            &env,
+            &[(
+                "BSN_CACHE_DIR",
+                &blocker.join("cache").display().to_string(),
+            )],
+            "",
+        ),
     );
 
-    // Hold the entry's lock from this process, as a stuck helper would.
-    let lock_path = std::fs::read_dir(env.cache_dir())
+    // Hold every entry's lock from this process, as a stuck helper would.
+    let locks: Vec<File> = std::fs::read_dir(env.cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "lock"))
-        .expect("a lock file exists after the first get");
-    let lock = File::options().read(true).write(true).open(&lock_path).unwrap();
-    lock.lock().unwrap();
+        .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+        .map(|p| {
+            let f = File::options().read(true).write(true).open(&p).unwrap();
+            f.lock().unwrap();
+            f
+        })
+        .collect();
+    assert!(!locks.is_empty(), "lock files exist after the first get");
     case(
         "lock_timeout",
-        answer(&env, &[("BSN_LOCK_TIMEOUT", "1")], r#"{"force_refresh":true}"#),
+        answer(
+            &env,
+            &[("BSN_LOCK_TIMEOUT", "1")],
+            r#"{"force_refresh":true}"#,
+        ),
     );
-    lock.unlock().unwrap();
+    drop(locks);
 
     settings(&env).bind(|| insta::assert_snapshot!("protocol_answers", all));
 }
 
 #[test]
 fn help_text() {
-    let out = std::process::Command::new(bin()).arg("--help").output().unwrap();
+    let out = std::process::Command::new(bin())
+        .env_clear()
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     insta::assert_snapshot!("help", stdout(&out));
 }
