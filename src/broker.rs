@@ -48,20 +48,31 @@ pub fn cache_key(profile: &Profile) -> CacheKey {
 }
 
 /// Whether `entry` may be handed out for `req` at `now`.
-///
-/// `min_ttl` is capped at half the token's lifetime: a server that issues tokens shorter
-/// than `min_ttl` would otherwise make every call mint a new one — the exact pattern
-/// BrightSign's per-application token cap punishes. With the cap, a client holds at most
-/// two unexpired tokens at any time.
 fn usable(entry: &Entry, req: &Request, now: u64) -> bool {
+    entry.network_selected && fresh_enough(entry, req, now)
+}
+
+/// Not rejected, and valid for `min_ttl` more seconds — capped at half the token's
+/// lifetime: a server that issues tokens shorter than `min_ttl` would otherwise make every
+/// call mint a new one, the exact pattern BrightSign's per-application token cap punishes.
+/// With the cap, a client holds at most two unexpired tokens at any time.
+fn fresh_enough(entry: &Entry, req: &Request, now: u64) -> bool {
     let needed = (req.min_ttl * 1000).min(entry.lifetime_ms() / 2);
-    entry.network_selected && !is_rejected(entry, req) && entry.expires_at_ms > now + needed
+    !is_rejected(entry, req) && entry.expires_at_ms > now + needed
 }
 
 fn is_rejected(entry: &Entry, req: &Request) -> bool {
     req.rejected_token
         .as_ref()
         .is_some_and(|r| r.expose() == entry.access_token.expose())
+}
+
+fn from_cache(entry: Entry) -> Outcome {
+    Outcome {
+        entry,
+        source: Source::Cache,
+        warning: None,
+    }
 }
 
 pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
@@ -72,11 +83,7 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         && let Some(entry) = &seen
         && usable(entry, req, now_ms())
     {
-        return Ok(Outcome {
-            entry: entry.clone(),
-            source: Source::Cache,
-            warning: None,
-        });
+        return Ok(from_cache(entry.clone()));
     }
 
     cache.prepare()?;
@@ -90,168 +97,154 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
             .is_none_or(|s| s.access_token != entry.access_token);
         if usable(entry, req, now_ms()) && (!req.force_refresh || renewed_meanwhile) {
             crate::debug!("another process renewed the token while we waited for the lock");
-            return Ok(Outcome {
-                entry: entry.clone(),
-                source: Source::Cache,
-                warning: None,
-            });
+            return Ok(from_cache(entry.clone()));
         }
     }
-    renew(profile, &cache, &guard, key, current, req)
+    let locked = Locked {
+        profile,
+        cache: &cache,
+        guard: &guard,
+        key,
+        req,
+    };
+    locked.renew(current)
 }
 
-/// Slow path under the lock: refresh if a refresh token is alive, else log in.
-fn renew(
-    profile: &Profile,
-    cache: &Cache,
-    guard: &LockGuard,
+/// The slow path, with the entry's lock held for as long as this lives.
+struct Locked<'a> {
+    profile: &'a Profile,
+    cache: &'a Cache,
+    guard: &'a LockGuard,
     key: CacheKey,
-    current: Option<Entry>,
-    req: &Request,
-) -> Result<Outcome> {
-    let now = now_ms();
-    // A live token whose network selection failed last time needs only that selection.
-    if let Some(entry) = &current
-        && !entry.network_selected
-        && !is_rejected(entry, req)
-        && !req.force_refresh
-        && entry.expires_at_ms > now + (req.min_ttl * 1000).min(entry.lifetime_ms() / 2)
-    {
-        return finish(profile, cache, guard, entry.clone(), Source::Login);
+    req: &'a Request,
+}
+
+impl Locked<'_> {
+    /// Refresh if a refresh token is alive, else log in.
+    fn renew(&self, mut current: Option<Entry>) -> Result<Outcome> {
+        let now = now_ms();
+        // A live token whose network selection failed last time needs only that selection.
+        if let Some(entry) = &current
+            && !entry.network_selected
+            && !self.req.force_refresh
+            && fresh_enough(entry, self.req, now)
+        {
+            return self.finish(entry.clone(), Source::Login, None);
+        }
+
+        let secret = client_secret(self.profile)?;
+        if let Some(entry) = current.as_mut()
+            && let Some(refresh_token) = entry.refresh_token.clone()
+            && entry
+                .refresh_expires_at_ms
+                .is_none_or(|t| t > now + REFRESH_MARGIN_MS)
+        {
+            crate::debug!("refreshing with the cached refresh token");
+            let obtained = now_ms();
+            let shield = Shield::hold();
+            let grant = GrantRequest::Refresh {
+                refresh_token: &refresh_token,
+            };
+            match oauth::request_token(self.profile, &secret, &grant) {
+                Ok(set) => {
+                    // The old refresh token is spent: its successor is written before
+                    // anything else happens, and before a deferred signal may end us.
+                    let fresh = new_entry(self.key.clone(), set, obtained, Some(entry));
+                    let warning = self.store_or_warn(&fresh);
+                    drop(shield);
+                    return self.finish(fresh, Source::Refresh, warning);
+                }
+                Err(Failure::InvalidGrant(e) | Failure::Ambiguous(e)) => {
+                    // Dead or maybe spent: forget it so it is never presented again.
+                    crate::debug!(
+                        "refresh failed ({}); dropping the refresh token",
+                        e.code.as_str()
+                    );
+                    entry.refresh_token = None;
+                    entry.refresh_expires_at_ms = None;
+                    let _ = self.cache.store(self.guard, entry);
+                    drop(shield);
+                }
+                Err(Failure::Other(e)) => {
+                    drop(shield);
+                    return fallback(current, e, self.req);
+                }
+            }
+        }
+        self.login(current, &secret)
     }
 
-    let secret = client_secret(profile)?;
-    let mut current = current;
-    if let Some(entry) = current.as_mut()
-        && let Some(refresh_token) = entry.refresh_token.clone()
-        && entry
-            .refresh_expires_at_ms
-            .is_none_or(|t| t > now + REFRESH_MARGIN_MS)
-    {
-        crate::debug!("refreshing with the cached refresh token");
+    fn login(&self, current: Option<Entry>, secret: &Secret<String>) -> Result<Outcome> {
+        let profile = self.profile;
+        let password;
+        let grant = match profile.grant {
+            Grant::ClientCredentials => GrantRequest::ClientCredentials,
+            Grant::Password => {
+                let source = profile.password.as_ref().ok_or_else(|| {
+                    Error::login_required(format!(
+                        "profile \"{}\" has no live session and no password to log in with; set BSN_PASSWORD or password_command",
+                        profile.name
+                    ))
+                })?;
+                password = source.resolve("password")?;
+                GrantRequest::Password {
+                    username: profile.username.as_deref().unwrap_or_default(),
+                    password: &password,
+                }
+            }
+        };
+        crate::debug!("requesting a new token ({} grant)", profile.grant.as_str());
         let obtained = now_ms();
         let shield = Shield::hold();
-        let result = oauth::request_token(
-            profile,
-            &secret,
-            &GrantRequest::Refresh {
-                refresh_token: &refresh_token,
-            },
-        );
-        match result {
-            Ok(set) => {
-                let fresh = new_entry(key.clone(), set, obtained, Some(entry));
-                let warning = store_or_warn(cache, guard, &fresh);
+        let set = match oauth::request_token(profile, secret, &grant) {
+            Ok(set) => set,
+            Err(failure) => {
                 drop(shield);
-                let mut outcome = finish(profile, cache, guard, fresh, Source::Refresh)?;
-                outcome.warning = outcome.warning.or(warning);
-                return Ok(outcome);
+                return fallback(current, failure.into_error(), self.req);
             }
-            Err(Failure::InvalidGrant(e)) | Err(Failure::Ambiguous(e)) => {
-                // Spent or dead either way: forget it so it is never presented again.
-                crate::debug!(
-                    "refresh failed ({}); dropping the refresh token",
-                    e.code.as_str()
-                );
-                entry.refresh_token = None;
-                entry.refresh_expires_at_ms = None;
-                let _ = cache.store(guard, entry);
-                drop(shield);
-            }
-            Err(Failure::Other(e)) => {
-                drop(shield);
-                return fallback(current, e, req);
-            }
-        }
+        };
+        let mut fresh = new_entry(self.key.clone(), set, obtained, None);
+        fresh.network_selected = profile.network.is_none();
+        // Stored before network selection so a user session's refresh token survives a
+        // failing selection.
+        let warning = self.store_or_warn(&fresh);
+        drop(shield);
+        self.finish(fresh, Source::Login, warning)
     }
-    login(profile, cache, guard, key, current, req, &secret)
-}
 
-fn login(
-    profile: &Profile,
-    cache: &Cache,
-    guard: &LockGuard,
-    key: CacheKey,
-    current: Option<Entry>,
-    req: &Request,
-    secret: &Secret<String>,
-) -> Result<Outcome> {
-    let password;
-    let grant = match profile.grant {
-        Grant::ClientCredentials => GrantRequest::ClientCredentials,
-        Grant::Password => {
-            let source = profile.password.as_ref().ok_or_else(|| {
-                Error::login_required(format!(
-                    "profile \"{}\" has no live session and no password to log in with; set BSN_PASSWORD or password_command",
-                    profile.name
-                ))
-            })?;
-            password = source.resolve("password")?;
-            GrantRequest::Password {
-                username: profile.username.as_deref().unwrap_or_default(),
-                password: &password,
-            }
+    /// Selects the network if the entry still needs it; a token is handed out only after.
+    fn finish(&self, mut entry: Entry, source: Source, warning: Option<String>) -> Result<Outcome> {
+        let mut warning = warning;
+        if !entry.network_selected
+            && let Some(network) = &self.profile.network
+        {
+            crate::debug!("selecting network \"{network}\"");
+            oauth::select_network(self.profile, &entry.access_token, network)?;
+            entry.network_selected = true;
+            warning = warning.or(self.store_or_warn(&entry));
         }
-    };
-    crate::debug!("requesting a new token ({} grant)", profile.grant.as_str());
-    let obtained = now_ms();
-    let shield = Shield::hold();
-    let set = match oauth::request_token(profile, secret, &grant) {
-        Ok(set) => set,
-        Err(failure) => {
-            drop(shield);
-            return fallback(current, failure.into_error(), req);
-        }
-    };
-    let mut fresh = new_entry(key, set, obtained, None);
-    fresh.network_selected = profile.network.is_none();
-    // Stored before network selection so a user session's refresh token survives a
-    // failing selection.
-    let warning = store_or_warn(cache, guard, &fresh);
-    drop(shield);
-    let mut outcome = finish(profile, cache, guard, fresh, Source::Login)?;
-    outcome.warning = outcome.warning.or(warning);
-    Ok(outcome)
-}
-
-/// Selects the network if the entry still needs it; a token is handed out only after.
-fn finish(
-    profile: &Profile,
-    cache: &Cache,
-    guard: &LockGuard,
-    mut entry: Entry,
-    source: Source,
-) -> Result<Outcome> {
-    let mut warning = None;
-    if !entry.network_selected
-        && let Some(network) = &profile.network
-    {
-        crate::debug!("selecting network \"{network}\"");
-        oauth::select_network(profile, &entry.access_token, network)?;
-        entry.network_selected = true;
-        warning = store_or_warn(cache, guard, &entry);
+        Ok(Outcome {
+            entry,
+            source,
+            warning,
+        })
     }
-    Ok(Outcome {
-        entry,
-        source,
-        warning,
-    })
-}
 
-/// A token we just obtained is good even if the cache cannot keep it; say so instead of
-/// failing. The stale entry is removed so its spent refresh token is never presented.
-fn store_or_warn(cache: &Cache, guard: &LockGuard, entry: &Entry) -> Option<String> {
-    let error = cache.store(guard, entry).err()?;
-    let removed = cache.remove(guard).is_ok();
-    Some(format!(
-        "{}; the token was not cached{}",
-        error.message,
-        if removed {
-            ", so the next call will log in again"
-        } else {
-            ""
-        }
-    ))
+    /// A token we just obtained is good even if the cache cannot keep it; say so instead
+    /// of failing. The stale entry is removed so its spent refresh token is never presented.
+    fn store_or_warn(&self, entry: &Entry) -> Option<String> {
+        let error = self.cache.store(self.guard, entry).err()?;
+        let removed = self.cache.remove(self.guard).is_ok();
+        Some(format!(
+            "{}; the token was not cached{}",
+            error.message,
+            if removed {
+                ", so the next call will log in again"
+            } else {
+                ""
+            }
+        ))
+    }
 }
 
 /// When BSN.cloud cannot be reached, a cached token that has not expired yet (it is only
