@@ -95,7 +95,7 @@ fn run_secret_command(cmd: &str, what: &str) -> Result<String> {
         c.arg("-c").arg(cmd);
         c
     };
-    #[cfg(windows)]
+    #[cfg(not(unix))]
     let mut command = {
         let mut c = std::process::Command::new("cmd");
         c.arg("/C").arg(cmd);
