@@ -1,3 +1,6 @@
 //! The one integration-test binary; a module per area.
 
+mod util;
+
+mod adapters;
 mod emulator;
