@@ -48,8 +48,9 @@ fn run() -> Result<ExitCode, Error> {
     }
 }
 
-/// Invoked as `git-credential-bsn VERB` or `docker-credential-bsn VERB` (how git and Docker
-/// find helpers on PATH), the arguments mean `bsn-credential-helper git|docker VERB`.
+/// Invoked as `git-credential-bsn VERB`, `docker-credential-bsn VERB` (how git and Docker
+/// find helpers on PATH) or `bazel-credential-bsn get` (Bazel passes no arguments of ours),
+/// the arguments mean `bsn-credential-helper git|docker|bazel VERB`.
 fn args() -> Vec<OsString> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     if let Some(adapter) = args.first().and_then(|a| adapters::adapter_for_argv0(a)) {

@@ -106,7 +106,10 @@ fn git_fill_approve_reject_with_real_git() {
     let token = value(&answer, "password").expect("password").to_string();
     assert_eq!(value(&answer, "username"), Some("bsn-token"));
     assert_eq!(token, env.token(), "git got the cached token");
-    let expiry: u64 = value(&answer, "password_expiry_utc").unwrap().parse().unwrap();
+    let expiry: u64 = value(&answer, "password_expiry_utc")
+        .unwrap()
+        .parse()
+        .unwrap();
     let now = bsn_credential_helper::time::now_ms() / 1000;
     // 300 s lifetime minus the default 60 s min_ttl: when the helper would renew.
     assert!(
@@ -270,7 +273,12 @@ fn docker_protocol() {
     let out = docker(&env, "get", &format!("{}/v2/\n", authority(&env)));
     assert!(stdout(&out).contains(&token));
 
-    for other in ["https://index.docker.io/v1/", "ghcr.io", "http://api.bsn.cloud", ""] {
+    for other in [
+        "https://index.docker.io/v1/",
+        "ghcr.io",
+        "http://api.bsn.cloud",
+        "",
+    ] {
         let out = docker(&env, "get", other);
         assert_eq!(out.status.code(), Some(1), "{other}");
         assert_eq!(stdout(&out), NOT_FOUND, "{other}");
@@ -366,7 +374,10 @@ fn bazel_protocol() {
     assert_eq!(json.as_object().unwrap().len(), 2);
 
     // Unknown hosts: an error, not `{}`; stdout stays empty.
-    let out = env.run(&["bazel", "get"], r#"{"uri":"https://github.com/x.tar.gz"}"#);
+    let out = env.run(
+        &["bazel", "get"],
+        r#"{"uri":"https://github.com/x.tar.gz"}"#,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stdout(&out), "");
     assert!(stderr(&out).contains("github.com"), "{}", stderr(&out));
@@ -374,6 +385,21 @@ fn bazel_protocol() {
     assert_eq!(out.status.code(), Some(2));
     let out = env.run(&["bazel", "put"], "{}");
     assert_eq!(out.status.code(), Some(2));
+
+    // Bazel runs `<path> get`: the name bazel-credential-bsn selects the protocol.
+    #[cfg(unix)]
+    {
+        let dir = linked_as(&env, "bazel-credential-bsn");
+        let mut cmd = Command::new(dir.join("bazel-credential-bsn"));
+        apply_env(&mut cmd, &env);
+        cmd.arg("get");
+        let out = run_with_stdin(cmd, &format!(r#"{{"uri":"{uri}"}}"#));
+        assert!(
+            stdout(&out).contains(&format!("Bearer {token}")),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]
@@ -394,7 +420,15 @@ fn exec_passes_the_token_in_the_environment() {
     assert_eq!(stdout(&out), token);
 
     let out = env.run(
-        &["exec", "--env", "API_TOKEN", "--", "sh", "-c", "printf %s \"$API_TOKEN\""],
+        &[
+            "exec",
+            "--env",
+            "API_TOKEN",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$API_TOKEN\"",
+        ],
         "",
     );
     assert!(out.status.success());
@@ -427,7 +461,10 @@ fn restart_emulator(env: &mut TestEnv) {
         port,
         ..EmulatorConfig::demo()
     };
-    let old = std::mem::replace(&mut env.emu, Emulator::start(EmulatorConfig::demo()).unwrap());
+    let old = std::mem::replace(
+        &mut env.emu,
+        Emulator::start(EmulatorConfig::demo()).unwrap(),
+    );
     drop(old);
     env.emu = Emulator::start(config).expect("emulator restarts on the same port");
 }

@@ -1,4 +1,5 @@
-//! Bazel / EngFlow credential-helper spec: `bsn-credential-helper bazel get`, stdin
+//! Bazel / EngFlow credential-helper spec: `bsn-credential-helper bazel get` (or the binary
+//! named `bazel-credential-bsn`, since `--credential_helper` takes no arguments), stdin
 //! `{"uri": "https://…"}` (other keys allowed), stdout
 //! `{"headers":{"Authorization":["Bearer …"]},"expires":"2026-11-30T04:05:00Z"}`.
 //!

@@ -21,8 +21,10 @@ pub const DEFAULT_HOSTS: [&str; 3] = ["api.bsn.cloud", "ws.bsn.cloud", "provisio
 /// Invocation names that select an adapter, as git and Docker find helpers on PATH.
 pub const GIT_NAME: &str = "git-credential-bsn";
 pub const DOCKER_NAME: &str = "docker-credential-bsn";
+/// Bazel's `--credential_helper` takes a path without arguments, hence a name of its own.
+pub const BAZEL_NAME: &str = "bazel-credential-bsn";
 
-/// Which adapter an argv[0] names, if any: "git" or "docker". `.exe` is ignored.
+/// Which adapter an argv[0] names, if any: "git", "docker" or "bazel". `.exe` is ignored.
 pub fn adapter_for_argv0(argv0: &std::ffi::OsStr) -> Option<&'static str> {
     let path = std::path::Path::new(argv0);
     let name = path.file_name()?.to_str()?;
@@ -33,6 +35,7 @@ pub fn adapter_for_argv0(argv0: &std::ffi::OsStr) -> Option<&'static str> {
     match stem {
         GIT_NAME => Some("git"),
         DOCKER_NAME => Some("docker"),
+        BAZEL_NAME => Some("bazel"),
         _ => None,
     }
 }
@@ -191,6 +194,10 @@ mod tests {
         assert_eq!(
             adapter_for_argv0(OsStr::new("docker-credential-bsn.exe")),
             Some("docker")
+        );
+        assert_eq!(
+            adapter_for_argv0(OsStr::new("./bazel-credential-bsn")),
+            Some("bazel")
         );
         assert_eq!(adapter_for_argv0(OsStr::new("bsn-credential-helper")), None);
         assert_eq!(adapter_for_argv0(OsStr::new("git-credential-bsnx")), None);
