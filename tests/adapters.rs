@@ -158,8 +158,25 @@ fn git_fill_approve_reject_with_real_git() {
     assert_eq!(total_token_requests(&env), requests + 1);
 }
 
+/// git's version as (major, minor), e.g. (2, 47).
+fn git_version() -> (u32, u32) {
+    let out = Command::new("git").arg("--version").output().unwrap();
+    let text = stdout(&out);
+    let mut parts = text
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("0.0")
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
 #[test]
 fn git_bearer_authtype_with_real_git() {
+    if git_version() < (2, 46) {
+        eprintln!("skipped: git before 2.46 does not pass capability[]=authtype to helpers");
+        return;
+    }
     let env = TestEnv::new();
     let input = format!(
         "capability[]=authtype\nprotocol=http\nhost={}\n\n",
