@@ -5,6 +5,7 @@
 //! `commands` and `adapters` are the front doors; `emulator` and `demo` stand in for
 //! BSN.cloud. This file only wires modules.
 
+pub mod adapters;
 pub mod broker;
 pub mod cache;
 pub mod cli;

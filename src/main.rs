@@ -1,6 +1,7 @@
 use bsn_credential_helper::cli::{Cli, Command};
-use bsn_credential_helper::{commands, error::Error};
+use bsn_credential_helper::{adapters, commands, error::Error};
 use clap::Parser;
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -14,7 +15,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode, Error> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args());
     if cli.verbose || std::env::var("BSN_LOG").is_ok_and(|v| v == "debug") {
         bsn_credential_helper::log::enable();
     }
@@ -24,6 +25,10 @@ fn run() -> Result<ExitCode, Error> {
         Command::Header(args) => commands::token(&cli, args, true),
         Command::Erase => commands::erase(&cli),
         Command::Status { json } => commands::status(&cli, *json),
+        Command::Git { verb } => Ok(adapters::git::run(&cli, verb.as_deref())),
+        Command::Docker { verb } => Ok(adapters::docker::run(&cli, verb.as_deref())),
+        Command::Bazel { verb } => Ok(adapters::bazel::run(&cli, verb.as_deref())),
+        Command::Exec(args) => Ok(adapters::exec::run(&cli, args)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,
@@ -41,7 +46,6 @@ fn run() -> Result<ExitCode, Error> {
         }
         Command::Emulator(args) => emulator(args),
         Command::Demo(args) => bsn_credential_helper::demo::run(args),
-        _ => Err(Error::internal("this command is not built yet")),
     }
 }
 
@@ -63,4 +67,16 @@ fn emulator(args: &bsn_credential_helper::cli::EmulatorArgs) -> Result<ExitCode,
         ))
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Invoked as `git-credential-bsn VERB`, `docker-credential-bsn VERB` (how git and Docker
+/// find helpers on PATH) or `bazel-credential-bsn get` (Bazel passes no arguments of ours),
+/// the arguments mean `bsn-credential-helper git|docker|bazel VERB`.
+fn args() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(adapter) = args.first().and_then(|a| adapters::adapter_for_argv0(a)) {
+        args[0] = OsString::from("bsn-credential-helper");
+        args.insert(1, OsString::from(adapter));
+    }
+    args
 }

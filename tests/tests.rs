@@ -2,6 +2,7 @@
 
 mod util;
 
+mod adapters;
 mod core;
 mod emulator;
 mod snapshots;
