@@ -83,9 +83,14 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         && let Some(entry) = &seen
         && usable(entry, req, now_ms())
     {
+        crate::debug!("cache hit: {}", cache.entry_path(&key).display());
         return Ok(from_cache(entry.clone()));
     }
 
+    crate::debug!(
+        "renewal needed; taking the lock for {}",
+        cache.entry_path(&key).display()
+    );
     cache.prepare()?;
     let guard = cache.lock(&key, profile.lock_timeout)?;
     let current = cache.read(&key);
