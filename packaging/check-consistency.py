@@ -122,7 +122,10 @@ def check_rpm(r, root, v):
     text = (root / where).read_text()
     field = lambda k: (re.search(rf"^{k}:\s*(\S+)", text, re.M) or [None, None])[1]
     r.check(where, field("Name") == NAME, f"Name must be {NAME}")
-    r.check(where, field("Version") == v, f"Version {field('Version')} != {v}")
+    rv = v.replace("-", "~")
+    r.check(where, field("Version") == rv, f"Version {field('Version')} != {rv}")
+    r.check(where, re.search(rf"^%global upstream_version {re.escape(v)}$", text, re.M), f"%global upstream_version must be {v}")
+    r.check(where, "/archive/refs/tags/v%{upstream_version}.tar.gz" in text, "Source0 must be the v%{upstream_version} tag archive")
     r.check(where, field("URL") == HOMEPAGE, f"URL must be {HOMEPAGE}")
     r.check(where, "cargo build --release --locked" in text, "must build with cargo build --release --locked")
     files = text.split("%files", 1)[1].split("%changelog", 1)[0] if "%files" in text else ""
@@ -136,7 +139,7 @@ def check_rpm(r, root, v):
         r.check(where, path in files, f"%files does not list {path}")
     entry = re.search(r"^%changelog\s*\n\*.*- (\S+)$", text, re.M)
     if r.check(where, entry, "no %changelog entry"):
-        r.check(where, entry.group(1).startswith(f"{v}-"), f"newest %changelog entry is {entry.group(1)}, not {v}-*")
+        r.check(where, entry.group(1).startswith(f"{rv}-"), f"newest %changelog entry is {entry.group(1)}, not {rv}-*")
 
 
 def check_container(r, root, v):
