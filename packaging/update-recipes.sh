@@ -35,6 +35,7 @@ from pathlib import Path
 
 root, v, sums, source_sha = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 NAME = "bsn-credential-helper"
+HOMEPAGE = "https://github.com/bsn-credential-helper/bsn-credential-helper"
 zip_name = f"{NAME}-{v}-x86_64-pc-windows-msvc.zip"
 
 def edit(rel, fn):
@@ -68,11 +69,11 @@ if sums:
 
 def scoop(t):
     m = json.loads(t)
-    old = m["version"]
     m["version"] = v
     a = m["architecture"]["64bit"]
-    a["url"] = a["url"].replace(f"/v{old}/", f"/v{v}/").replace(f"-{old}-", f"-{v}-")
-    a["extract_dir"] = a["extract_dir"].replace(f"-{old}-", f"-{v}-")
+    # Rebuilt from scratch, so a hand-edited or stale entry is corrected too.
+    a["url"] = f"{HOMEPAGE}/releases/download/v{v}/{zip_name}"
+    a["extract_dir"] = zip_name[:-len(".zip")]
     if zip_sha:
         a["hash"] = zip_sha
     return json.dumps(m, indent=4) + "\n"
