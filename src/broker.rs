@@ -48,14 +48,24 @@ pub fn cache_key(profile: &Profile) -> CacheKey {
 }
 
 /// Whether `entry` may be handed out for `req` at `now`.
-///
-/// `min_ttl` is capped at half the token's lifetime: a server that issues tokens shorter
-/// than `min_ttl` would otherwise make every call mint a new one — the exact pattern
-/// BrightSign's per-application token cap punishes. With the cap, a client holds at most
-/// two unexpired tokens at any time.
 fn usable(entry: &Entry, req: &Request, now: u64) -> bool {
-    let needed = (req.min_ttl * 1000).min(entry.lifetime_ms() / 2);
-    entry.network_selected && !is_rejected(entry, req) && entry.expires_at_ms > now + needed
+    entry.network_selected
+        && !is_rejected(entry, req)
+        && entry.expires_at_ms > now.saturating_add(needed_ms(entry, req))
+}
+
+/// The remaining lifetime `entry` must have to be handed out for `req`.
+///
+/// `min_ttl` is capped just under half the token's lifetime (45 %): a server that issues
+/// tokens shorter than `min_ttl` would otherwise make every call mint a new one — the exact
+/// pattern BrightSign's per-application token cap punishes. With the cap, renewals are at
+/// least 55 % of a lifetime apart, so a client holds at most two unexpired tokens at any
+/// time. (Exactly half made token n+2 arrive the instant token n expires, and request
+/// latency, which the server's clock sees and ours does not, tipped it to three.)
+fn needed_ms(entry: &Entry, req: &Request) -> u64 {
+    req.min_ttl
+        .saturating_mul(1000)
+        .min(entry.lifetime_ms() / 20 * 9)
 }
 
 fn is_rejected(entry: &Entry, req: &Request) -> bool {
@@ -115,7 +125,7 @@ fn renew(
         && !entry.network_selected
         && !is_rejected(entry, req)
         && !req.force_refresh
-        && entry.expires_at_ms > now + (req.min_ttl * 1000).min(entry.lifetime_ms() / 2)
+        && entry.expires_at_ms > now.saturating_add(needed_ms(entry, req))
     {
         return finish(profile, cache, guard, entry.clone(), Source::Login);
     }

@@ -4,4 +4,5 @@ mod util;
 
 mod core;
 mod emulator;
+mod load;
 mod snapshots;
