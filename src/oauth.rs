@@ -415,12 +415,23 @@ fn exchange(result: attohttpc::Result<attohttpc::Response>) -> Attempt {
             .map(Duration::from_secs);
         return Attempt::Retry(status, retry_after);
     }
+    // attohttpc ends a Content-Length body silently when the connection closes early.
+    let promised = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let (_, _, reader) = response.split();
     let mut bytes = Vec::new();
     match reader.take(MAX_BODY + 1).read_to_end(&mut bytes) {
         Ok(_) if bytes.len() as u64 > MAX_BODY => {
             Attempt::Lost(format!("the answer is larger than {} KiB", MAX_BODY / 1024))
         }
+        Ok(_) if promised.is_some_and(|n| (bytes.len() as u64) < n) => Attempt::Lost(format!(
+            "the answer was cut off after {} of {} bytes",
+            bytes.len(),
+            promised.unwrap_or_default()
+        )),
         Ok(_) => Attempt::Done(status, bytes),
         Err(e) => Attempt::Lost(format!("reading the answer failed: {}", e.kind())),
     }

@@ -4,5 +4,6 @@ mod util;
 
 mod core;
 mod emulator;
+mod faults;
 mod load;
 mod snapshots;
