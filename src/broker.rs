@@ -315,7 +315,9 @@ fn new_entry(key: CacheKey, set: TokenSet, obtained: u64, refreshed: Option<&Ent
     let user_session = set.refresh_token.is_some();
     let refresh_expires_at_ms = match (&set.refresh_token, set.refresh_expires_in) {
         // Keycloak sends 0 when the refresh token has no expiry of its own.
-        (Some(_), Some(secs)) if secs > 0 => Some(obtained + secs * 1000),
+        (Some(_), Some(secs)) if secs > 0 => {
+            Some(obtained.saturating_add(secs.saturating_mul(1000)))
+        }
         _ => None,
     };
     Entry {
@@ -324,7 +326,7 @@ fn new_entry(key: CacheKey, set: TokenSet, obtained: u64, refreshed: Option<&Ent
         access_token: set.access_token,
         token_type: "Bearer".to_string(),
         obtained_at_ms: obtained,
-        expires_at_ms: obtained + expires_in * 1000,
+        expires_at_ms: obtained.saturating_add(expires_in.saturating_mul(1000)),
         scope: set.scope,
         refresh_token: set.refresh_token,
         refresh_expires_at_ms,
@@ -398,7 +400,7 @@ pub fn status(profile: &Profile) -> Status {
     let now = now_ms();
     let token_status = |at: Option<u64>| TokenStatus {
         expires_at: at.map(crate::time::rfc3339),
-        expires_in: at.map(|t| (t as i64 - now as i64) / 1000),
+        expires_in: at.map(|t| (t.min(i64::MAX as u64) as i64 - now as i64) / 1000),
         valid: at.is_none_or(|t| t > now),
     };
     Status {
