@@ -7,4 +7,5 @@ mod core;
 mod emulator;
 mod faults;
 mod load;
+mod secrets;
 mod snapshots;
