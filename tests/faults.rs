@@ -161,14 +161,22 @@ fn kill_rounds(rounds: usize) {
             started.elapsed()
         );
     }
-    let temps = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .filter(|e| is_temp(&e.as_ref().unwrap().path()))
-        .count();
+    let temps = || {
+        std::fs::read_dir(env.cache_dir())
+            .unwrap()
+            .filter(|e| is_temp(&e.as_ref().unwrap().path()))
+            .count()
+    };
     let stats = env.stats();
     eprintln!(
-        "{rounds} rounds: {killed} killed mid-way, {finished} finished first; {temps} temp files left by kills; {stats:?}"
+        "{rounds} rounds: {killed} killed mid-way, {finished} finished first; {} temp files now; {stats:?}",
+        temps()
     );
+    // A killed writer's temp file (it holds tokens) is removed by the next writer.
+    assert!(temps() <= 1, "stale temp files pile up");
+    let out = env.run(&["token", "--force-refresh"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(temps(), 0, "the next store removes stale temp files");
     assert!(
         killed >= rounds / 4,
         "too few kills landed ({killed}/{rounds}): the test would prove nothing"
