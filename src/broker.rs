@@ -13,6 +13,7 @@ use crate::protocol::Source;
 use crate::secret::Secret;
 use crate::signals::Shield;
 use crate::time::now_ms;
+use std::time::Instant;
 
 /// Used only when a server omits `expires_in`: BrightSign's announced lifetime.
 const FALLBACK_EXPIRES_IN: u64 = 300;
@@ -52,13 +53,24 @@ fn usable(entry: &Entry, req: &Request, now: u64) -> bool {
     entry.network_selected && fresh_enough(entry, req, now)
 }
 
-/// Not rejected, and valid for `min_ttl` more seconds — capped at half the token's
-/// lifetime: a server that issues tokens shorter than `min_ttl` would otherwise make every
-/// call mint a new one, the exact pattern BrightSign's per-application token cap punishes.
-/// With the cap, a client holds at most two unexpired tokens at any time.
+/// Not rejected, and valid for `needed_ms` more.
 fn fresh_enough(entry: &Entry, req: &Request, now: u64) -> bool {
-    let needed = (req.min_ttl * 1000).min(entry.lifetime_ms() / 2);
-    !is_rejected(entry, req) && entry.expires_at_ms > now + needed
+    !is_rejected(entry, req)
+        && entry.expires_at_ms > now.saturating_add(needed_ms(entry, req.min_ttl))
+}
+
+/// The remaining lifetime `entry` must have to be handed out for `req`.
+///
+/// `min_ttl` is capped just under half the token's lifetime (45 %): a server that issues
+/// tokens shorter than `min_ttl` would otherwise make every call mint a new one — the exact
+/// pattern BrightSign's per-application token cap punishes. With the cap, renewals are at
+/// least 55 % of a lifetime apart, so a client holds at most two unexpired tokens at any
+/// time. (Exactly half made token n+2 arrive the instant token n expires, and request
+/// latency, which the server's clock sees and ours does not, tipped it to three.)
+pub fn needed_ms(entry: &Entry, min_ttl: u64) -> u64 {
+    min_ttl
+        .saturating_mul(1000)
+        .min(entry.lifetime_ms() / 20 * 9)
 }
 
 fn is_rejected(entry: &Entry, req: &Request) -> bool {
@@ -106,6 +118,7 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         }
     }
     let locked = Locked {
+        deadline: Instant::now() + profile.timeout,
         profile,
         cache: &cache,
         guard: &guard,
@@ -117,6 +130,8 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
 
 /// The slow path, with the entry's lock held for as long as this lives.
 struct Locked<'a> {
+    /// One overall deadline (BSN_TIMEOUT) for everything the renewal sends.
+    deadline: Instant,
     profile: &'a Profile,
     cache: &'a Cache,
     guard: &'a LockGuard,
@@ -150,7 +165,7 @@ impl Locked<'_> {
             let grant = GrantRequest::Refresh {
                 refresh_token: &refresh_token,
             };
-            match oauth::request_token(self.profile, &secret, &grant) {
+            match oauth::request_token(self.deadline, self.profile, &secret, &grant) {
                 Ok(set) => {
                     // The old refresh token is spent: its successor is written before
                     // anything else happens, and before a deferred signal may end us.
@@ -201,7 +216,7 @@ impl Locked<'_> {
         crate::debug!("requesting a new token ({} grant)", profile.grant.as_str());
         let obtained = now_ms();
         let shield = Shield::hold();
-        let set = match oauth::request_token(profile, secret, &grant) {
+        let set = match oauth::request_token(self.deadline, profile, secret, &grant) {
             Ok(set) => set,
             Err(failure) => {
                 drop(shield);
@@ -224,7 +239,7 @@ impl Locked<'_> {
             && let Some(network) = &self.profile.network
         {
             crate::debug!("selecting network \"{network}\"");
-            oauth::select_network(self.profile, &entry.access_token, network)?;
+            oauth::select_network(self.deadline, self.profile, &entry.access_token, network)?;
             entry.network_selected = true;
             warning = warning.or(self.store_or_warn(&entry));
         }
@@ -303,7 +318,9 @@ fn new_entry(key: CacheKey, set: TokenSet, obtained: u64, refreshed: Option<&Ent
     let user_session = set.refresh_token.is_some();
     let refresh_expires_at_ms = match (&set.refresh_token, set.refresh_expires_in) {
         // Keycloak sends 0 when the refresh token has no expiry of its own.
-        (Some(_), Some(secs)) if secs > 0 => Some(obtained + secs * 1000),
+        (Some(_), Some(secs)) if secs > 0 => {
+            Some(obtained.saturating_add(secs.saturating_mul(1000)))
+        }
         _ => None,
     };
     Entry {
@@ -312,7 +329,7 @@ fn new_entry(key: CacheKey, set: TokenSet, obtained: u64, refreshed: Option<&Ent
         access_token: set.access_token,
         token_type: "Bearer".to_string(),
         obtained_at_ms: obtained,
-        expires_at_ms: obtained + expires_in * 1000,
+        expires_at_ms: obtained.saturating_add(expires_in.saturating_mul(1000)),
         scope: set.scope,
         refresh_token: set.refresh_token,
         refresh_expires_at_ms,
@@ -386,7 +403,7 @@ pub fn status(profile: &Profile) -> Status {
     let now = now_ms();
     let token_status = |at: Option<u64>| TokenStatus {
         expires_at: at.map(crate::time::rfc3339),
-        expires_in: at.map(|t| (t as i64 - now as i64) / 1000),
+        expires_in: at.map(|t| (t.min(i64::MAX as u64) as i64 - now as i64) / 1000),
         valid: at.is_none_or(|t| t > now),
     };
     Status {

@@ -198,6 +198,7 @@ impl Cache {
     pub fn store(&self, guard: &LockGuard, entry: &Entry) -> Result<()> {
         debug_assert_eq!(guard.stem, entry.key.stem());
         let path = self.dir.join(format!("{}.json", guard.stem));
+        remove_stale_temps(&self.dir, &guard.stem);
         let json = serde_json::to_vec_pretty(entry)
             .map_err(|e| Error::internal(format!("cannot encode cache entry: {e}")))?;
         write_atomically(&path, &json).map_err(|e| {
@@ -243,6 +244,24 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Temp files of this entry left by a writer that was killed (SIGKILL, power loss) before
+/// its rename. Only the lock holder writes them, so under the lock any that exist are
+/// stale; they hold tokens, so they are not left to pile up.
+fn remove_stale_temps(dir: &Path, stem: &str) {
+    let prefix = format!(".{stem}.json.");
+    let Ok(names) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for name in names.flatten().map(|e| e.file_name()) {
+        if let Some(name) = name.to_str()
+            && name.starts_with(&prefix)
+            && name.ends_with(".tmp")
+        {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
 }
 
 /// Opens without following a symlink at the last component and, when creating, with

@@ -16,6 +16,9 @@ pub const DEFAULT_PROFILE: &str = "default";
 pub const DEFAULT_MIN_TTL: u64 = 60;
 pub const DEFAULT_TIMEOUT: u64 = 30;
 pub const DEFAULT_LOCK_TIMEOUT: u64 = 60;
+/// Ceiling for `timeout` and `lock_timeout`: no refresh needs longer, and larger values
+/// would overflow the deadlines computed from them.
+pub const MAX_WAIT: u64 = 24 * 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -431,8 +434,8 @@ fn resolve(
         scope: env("BSN_SCOPE").or(p.scope.clone()),
         client_auth,
         min_ttl,
-        timeout: Duration::from_secs(timeout.max(1)),
-        lock_timeout: Duration::from_secs(lock_timeout),
+        timeout: Duration::from_secs(timeout.clamp(1, MAX_WAIT)),
+        lock_timeout: Duration::from_secs(lock_timeout.min(MAX_WAIT)),
         cache_dir,
         config_file: file.map(|f| f.path.clone()),
     })

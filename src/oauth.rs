@@ -91,7 +91,10 @@ enum Attempt {
     Retry(u16, Option<Duration>),
 }
 
+/// `deadline` bounds every attempt and pause; the broker gives one deadline to the whole
+/// renewal (token request and network selection), so a call never exceeds BSN_TIMEOUT.
 pub fn request_token(
+    deadline: Instant,
     profile: &Profile,
     client_secret: &Secret<String>,
     grant: &GrantRequest,
@@ -132,7 +135,6 @@ pub fn request_token(
     }
     let body = Secret::new(form.finish());
 
-    let deadline = Instant::now() + profile.timeout;
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
@@ -270,6 +272,7 @@ fn token_answer(
 
 /// Binds the session of a newly issued token to the profile's network.
 pub fn select_network(
+    deadline: Instant,
     profile: &Profile,
     access_token: &Secret<String>,
     network: &str,
@@ -277,7 +280,6 @@ pub fn select_network(
     let url = format!("{}/2022/06/REST/Self/Session/Network", profile.api_url);
     let body = serde_json::json!({ "name": network }).to_string();
     let auth = Secret::new(format!("Bearer {}", access_token.expose()));
-    let deadline = Instant::now() + profile.timeout;
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
@@ -415,12 +417,23 @@ fn exchange(result: attohttpc::Result<attohttpc::Response>) -> Attempt {
             .map(Duration::from_secs);
         return Attempt::Retry(status, retry_after);
     }
+    // attohttpc ends a Content-Length body silently when the connection closes early.
+    let promised = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let (_, _, reader) = response.split();
     let mut bytes = Vec::new();
     match reader.take(MAX_BODY + 1).read_to_end(&mut bytes) {
         Ok(_) if bytes.len() as u64 > MAX_BODY => {
             Attempt::Lost(format!("the answer is larger than {} KiB", MAX_BODY / 1024))
         }
+        Ok(_) if promised.is_some_and(|n| (bytes.len() as u64) < n) => Attempt::Lost(format!(
+            "the answer was cut off after {} of {} bytes",
+            bytes.len(),
+            promised.unwrap_or_default()
+        )),
         Ok(_) => Attempt::Done(status, bytes),
         Err(e) => Attempt::Lost(format!("reading the answer failed: {}", e.kind())),
     }

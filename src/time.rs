@@ -10,9 +10,11 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// RFC 3339, UTC, whole seconds, `Z` (Bazel rejects fractional seconds).
+/// RFC 3339, UTC, whole seconds, `Z` (Bazel rejects fractional seconds). Times past
+/// 9999-12-31T23:59:59Z (a corrupt entry, an absurd `expires_in`) print as that.
 pub fn rfc3339(unix_ms: u64) -> String {
-    let t = UNIX_EPOCH + Duration::from_secs(unix_ms / 1000);
+    const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
+    let t = UNIX_EPOCH + Duration::from_secs((unix_ms / 1000).min(LAST_SECOND_OF_9999));
     humantime::format_rfc3339_seconds(t).to_string()
 }
 

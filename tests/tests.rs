@@ -3,6 +3,10 @@
 mod util;
 
 mod adapters;
+mod bad_input;
 mod core;
 mod emulator;
+mod faults;
+mod load;
+mod secrets;
 mod snapshots;

@@ -165,11 +165,11 @@ pub fn profile_and_hosts(cli: &Cli) -> (Option<Profile>, Hosts) {
 }
 
 /// The expiry to tell a host that caches tokens (unix ms): when the helper itself would stop
-/// handing this token out (expiry minus min_ttl, capped at half the lifetime, as the broker
-/// decides). Hosts compare with no margin, so they re-ask in time for a renewal.
+/// handing this token out (`broker::needed_ms` before expiry). Hosts compare with no
+/// margin, so they re-ask in time for a renewal.
 pub fn host_expiry_ms(outcome: &Outcome, profile: &Profile) -> u64 {
     let entry = &outcome.entry;
-    let margin = (profile.min_ttl * 1000).min(entry.lifetime_ms() / 2);
+    let margin = crate::broker::needed_ms(entry, profile.min_ttl);
     entry
         .expires_at_ms
         .saturating_sub(margin)
