@@ -92,9 +92,9 @@ pub struct TokenArgs {
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
-    /// Port on 127.0.0.1 (0 picks a free one)
-    #[arg(long, default_value_t = 8765)]
-    pub port: u16,
+    /// Port on 127.0.0.1 (default: the config file's port, else 8765; 0 picks a free one)
+    #[arg(long)]
+    pub port: Option<u16>,
     /// Access token lifetime in seconds
     #[arg(long, value_name = "SECONDS")]
     pub access_ttl: Option<u64>,
@@ -107,7 +107,7 @@ pub struct EmulatorArgs {
     /// Most unexpired access tokens one client may hold (default: no cap)
     #[arg(long, value_name = "N")]
     pub max_active: Option<usize>,
-    /// TOML file with clients, users and networks
+    /// TOML file with clients, users and networks (`--config FILE` works too)
     #[arg(long = "emulator-config", value_name = "FILE")]
     pub emulator_config: Option<PathBuf>,
 }

@@ -44,26 +44,34 @@ fn run() -> Result<ExitCode, Error> {
                 .map_err(|e| Error::internal(format!("cannot write the man page: {e}")))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Emulator(args) => emulator(args),
+        Command::Emulator(args) => emulator(args, cli.config.as_deref()),
         Command::Demo(args) => bsn_credential_helper::demo::run(args),
     }
 }
 
-fn emulator(args: &bsn_credential_helper::cli::EmulatorArgs) -> Result<ExitCode, Error> {
+/// `emulator --config FILE` reads the emulator's clients, users and networks: the global
+/// `--config` names whichever file the command at hand reads.
+fn emulator(
+    args: &bsn_credential_helper::cli::EmulatorArgs,
+    config_flag: Option<&std::path::Path>,
+) -> Result<ExitCode, Error> {
     use bsn_credential_helper::emulator::{EmulatorConfig, serve_forever};
-    let mut config = match &args.emulator_config {
+    let mut config = match args.emulator_config.as_deref().or(config_flag) {
         Some(path) => EmulatorConfig::load_toml(path).map_err(Error::config)?,
-        None => EmulatorConfig::demo(),
+        None => EmulatorConfig {
+            port: 8765,
+            ..EmulatorConfig::demo()
+        },
     };
-    config.port = args.port;
+    config.port = args.port.unwrap_or(config.port);
     config.access_ttl = args.access_ttl.unwrap_or(config.access_ttl);
     config.refresh_ttl = args.refresh_ttl.unwrap_or(config.refresh_ttl);
     config.session_ttl = args.session_ttl.unwrap_or(config.session_ttl);
     config.max_active = args.max_active.or(config.max_active);
+    let port = config.port;
     serve_forever(config).map_err(|e| {
         Error::internal(format!(
-            "the emulator cannot serve on 127.0.0.1:{}: {e}; pick another --port",
-            args.port
+            "the emulator cannot serve on 127.0.0.1:{port}: {e}; pick another --port"
         ))
     })?;
     Ok(ExitCode::SUCCESS)

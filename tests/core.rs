@@ -286,3 +286,51 @@ fn config_file_profiles_and_secret_command() {
     assert_eq!(v["profile"], "lobby");
     assert_eq!(v["network"], "Lobby");
 }
+
+#[test]
+fn emulator_command_serves_the_networks_of_its_config_file() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("emulator.toml");
+    write_file(
+        &file,
+        "port = 0\n\n[[networks]]\nid = 7\nname = \"Seven\"\n",
+    );
+    let mut child = std::process::Command::new(bin())
+        .args(["emulator", "--access-ttl", "42", "--config"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in banner: {first}"))
+        .to_string();
+
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("get")
+        .env_clear()
+        .env("BSN_CONFIG", home.path().join("none.toml"))
+        .env("BSN_CACHE_DIR", home.path().join("cache"))
+        .env(
+            "BSN_TOKEN_URL",
+            format!("{base}/realms/bsncloud/protocol/openid-connect/token"),
+        )
+        .env("BSN_API_URL", &base)
+        .env("BSN_CLIENT_ID", "demo-client")
+        .env("BSN_CLIENT_SECRET", "demo-secret")
+        .env("BSN_NETWORK", "Seven");
+    write_file(&home.path().join("none.toml"), "");
+    let out = run_with_stdin(cmd, "");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["network"], "Seven");
+    assert!(v["expires_in"].as_u64().unwrap() <= 42);
+}
