@@ -252,11 +252,7 @@ fn exit_is_documented(code: i32, err: &str, what: &str) {
 fn garbage_cache_entries_are_replaced_and_the_binary_succeeds() {
     let env = TestEnv::new().password_grant();
     env.token();
-    let path = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .unwrap();
+    let path = env.cache_file("json").unwrap();
     let good: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let with = |field: &str, v: Value| {
         let mut e = good.clone();
@@ -450,11 +446,7 @@ fn world_writable_cache_dir_is_repaired_and_foreign_entries_ignored() {
     use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::new();
     env.token();
-    let entry = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .unwrap();
+    let entry = env.cache_file("json").unwrap();
     std::fs::set_permissions(env.cache_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
     // Someone else plants a valid-looking entry for our key while the dir is open.
     let mut planted: Value = serde_json::from_slice(&std::fs::read(&entry).unwrap()).unwrap();
@@ -506,13 +498,7 @@ fn cache_dir_owned_by_another_user_is_refused() {
 fn symlinked_entry_and_lock_files_are_not_followed() {
     let env = TestEnv::new().password_grant();
     env.token();
-    let find = |ext: &str| {
-        std::fs::read_dir(env.cache_dir())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|x| x == ext))
-            .unwrap()
-    };
+    let find = |ext: &str| env.cache_file(ext).unwrap();
     let (entry, lock) = (find("json"), find("lock"));
 
     // Entry: a symlink to a valid-looking entry elsewhere is neither read nor written.

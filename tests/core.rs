@@ -244,11 +244,7 @@ fn erase_forgets_and_status_never_shows_a_token() {
 fn corrupt_cache_entry_is_replaced_not_fatal() {
     let env = TestEnv::new();
     env.token();
-    let entry = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .unwrap();
+    let entry = env.cache_file("json").unwrap();
     std::fs::write(&entry, "{\"format\":1, \"key\": tru").unwrap();
     let (code, v, stderr) = env.get("");
     assert_eq!(code, 0, "{stderr}");

@@ -17,22 +17,8 @@ fn slow(delay_ms: u64) -> Fault {
     Fault::new(FaultKind::Slow).delay_ms(delay_ms)
 }
 
-/// The cache directory's file with this extension (`json` entry, `lock`), if any.
-fn cache_file(env: &TestEnv, ext: &str) -> Option<PathBuf> {
-    std::fs::read_dir(env.cache_dir())
-        .ok()?
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == ext) && !is_temp(p))
-}
-
-fn is_temp(p: &Path) -> bool {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"))
-}
-
 fn cached_entry(env: &TestEnv) -> Value {
-    let path = cache_file(env, "json").expect("a cache entry");
+    let path = env.cache_file("json").expect("a cache entry");
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -139,7 +125,7 @@ fn kill_rounds(rounds: usize) {
             finished += 1;
         }
 
-        if let Some(path) = cache_file(&env, "json") {
+        if let Some(path) = env.cache_file("json") {
             let bytes = std::fs::read(&path).unwrap();
             let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 panic!(
@@ -149,7 +135,7 @@ fn kill_rounds(rounds: usize) {
             });
             assert!(v["access_token"].is_string(), "round {round}: {v}");
         }
-        if let Some(lock) = cache_file(&env, "lock") {
+        if let Some(lock) = env.cache_file("lock") {
             assert!(!lock_is_held(&lock), "round {round}: lock still held");
         }
         let started = Instant::now();
@@ -161,12 +147,7 @@ fn kill_rounds(rounds: usize) {
             started.elapsed()
         );
     }
-    let temps = || {
-        std::fs::read_dir(env.cache_dir())
-            .unwrap()
-            .filter(|e| is_temp(&e.as_ref().unwrap().path()))
-            .count()
-    };
+    let temps = || env.cache_files("tmp").len();
     let stats = env.stats();
     eprintln!(
         "{rounds} rounds: {killed} killed mid-way, {finished} finished first; {} temp files now; {stats:?}",
@@ -448,7 +429,7 @@ fn lock_held_by_a_stopped_helper_gives_lock_timeout_naming_the_setting() {
     wait_until(
         "the holder to take the lock",
         Duration::from_secs(5),
-        || cache_file(&env, "lock").is_some_and(|p| lock_is_held(&p)),
+        || env.cache_file("lock").is_some_and(|p| lock_is_held(&p)),
     );
     signal(&holder, libc::SIGSTOP);
     env.set("BSN_LOCK_TIMEOUT", "1");
@@ -471,7 +452,7 @@ fn lock_held_by_a_stopped_helper_gives_lock_timeout_naming_the_setting() {
 fn lock_held_elsewhere_blocks_renewal_but_not_a_cache_hit() {
     let mut env = TestEnv::new();
     env.token();
-    let lock = std::fs::File::open(cache_file(&env, "lock").unwrap()).unwrap();
+    let lock = std::fs::File::open(env.cache_file("lock").unwrap()).unwrap();
     lock.lock().unwrap();
     env.set("BSN_LOCK_TIMEOUT", "1");
     // A cache hit never touches the lock.
@@ -508,7 +489,7 @@ fn assert_token_with_warning(out: &std::process::Output, what: &str) -> Value {
 fn entry_path_taken_by_a_directory_still_returns_the_token_with_a_warning() {
     let env = TestEnv::new();
     env.token();
-    let entry = cache_file(&env, "json").unwrap();
+    let entry = env.cache_file("json").unwrap();
     std::fs::remove_file(&entry).unwrap();
     std::fs::create_dir(&entry).unwrap();
     std::fs::write(entry.join("keep"), "x").unwrap();
@@ -518,10 +499,7 @@ fn entry_path_taken_by_a_directory_still_returns_the_token_with_a_warning() {
         assert_eq!(v["source"], "login", "round {round}");
     }
     assert!(entry.join("keep").exists(), "the directory is left alone");
-    let leftovers: Vec<_> = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .filter(|e| is_temp(&e.as_ref().unwrap().path()))
-        .collect();
+    let leftovers = env.cache_files("tmp");
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
 
@@ -548,12 +526,8 @@ fn full_disk_still_returns_the_token_with_a_warning() {
     }
     let out = run_with_stdin(cmd, "");
     assert_token_with_warning(&out, "EFBIG");
-    assert!(cache_file(&env, "json").is_none(), "nothing half-written");
-    let leftovers = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .filter(|e| is_temp(&e.as_ref().unwrap().path()))
-        .count();
-    assert_eq!(leftovers, 0);
+    assert!(env.cache_file("json").is_none(), "nothing half-written");
+    assert_eq!(env.cache_files("tmp"), Vec::<PathBuf>::new());
     // With space again, the next call caches normally.
     let (code, v, _) = env.get("");
     assert_eq!(code, 0);

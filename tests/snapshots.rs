@@ -148,12 +148,11 @@ fn protocol_answers() {
     );
 
     // Hold every entry's lock from this process, as a stuck helper would.
-    let locks: Vec<File> = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+    let locks: Vec<File> = env
+        .cache_files("lock")
+        .iter()
         .map(|p| {
-            let f = File::options().read(true).write(true).open(&p).unwrap();
+            let f = File::options().read(true).write(true).open(p).unwrap();
             f.lock().unwrap();
             f
         })

@@ -61,6 +61,21 @@ impl TestEnv {
         self.home.path().join("cache")
     }
 
+    /// Files in the cache dir with this extension (`json` entries, `lock` files), sorted.
+    pub fn cache_files(&self, ext: &str) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.cache_dir())
+            .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == ext));
+        files.sort();
+        files
+    }
+
+    /// The one cache file with this extension, if any.
+    pub fn cache_file(&self, ext: &str) -> Option<PathBuf> {
+        self.cache_files(ext).into_iter().next()
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
     }
