@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks that every packaging recipe carries the Cargo.toml version, the project URL and
-all three installed names (bsn-credential-helper, git-credential-bsn, docker-credential-bsn).
+all four installed names (bsn-credential-helper, git-credential-bsn, docker-credential-bsn,
+bazel-credential-bsn).
 
 Usage: packaging/check-consistency.py [--root DIR] [--release]
   --root DIR   repository root (default: the one this script is in)
@@ -14,7 +15,10 @@ import sys
 from pathlib import Path
 
 NAME = "bsn-credential-helper"
-ALIASES = ("git-credential-bsn", "docker-credential-bsn")
+# Each extra name and the subcommand it stands for (what a Scoop shim passes, since a shim's
+# argv[0] is the real .exe).
+ALIAS_SUBCOMMANDS = {"git-credential-bsn": "git", "docker-credential-bsn": "docker", "bazel-credential-bsn": "bazel"}
+ALIASES = tuple(ALIAS_SUBCOMMANDS)
 NAMES = (NAME,) + ALIASES
 HOMEPAGE = "https://github.com/bsn-credential-helper/bsn-credential-helper"
 PLACEHOLDER = "0" * 64
@@ -103,7 +107,7 @@ def check_scoop(r, root, v, release):
     exe = f"bin\\{NAME}.exe"
     r.check(where, exe in bins, f"bin must list {exe}")
     shims = {b[1]: b for b in bins if isinstance(b, list) and len(b) >= 2}
-    for alias, sub in zip(ALIASES, ("git", "docker")):
+    for alias, sub in ALIAS_SUBCOMMANDS.items():
         shim = shims.get(alias)
         if r.check(where, shim, f"bin has no shim named {alias}"):
             r.check(where, shim[0] == exe, f"shim {alias} must run {exe}")
@@ -159,7 +163,7 @@ def check_container(r, root, v):
 def check_scripts(r, root):
     lib = (root / "packaging/lib.sh").read_text()
     r.check("packaging/lib.sh", f"PKG_NAME={NAME}" in lib, f"PKG_NAME must be {NAME}")
-    r.check("packaging/lib.sh", "PKG_ALIASES=(%s)" % " ".join(ALIASES) in lib, "PKG_ALIASES must be the two extra names")
+    r.check("packaging/lib.sh", "PKG_ALIASES=(%s)" % " ".join(ALIASES) in lib, "PKG_ALIASES must be the three extra names")
     r.check("packaging/lib.sh", f"PKG_HOMEPAGE={HOMEPAGE}" in lib, "PKG_HOMEPAGE must be the project URL")
     for script in ("packaging/build-release.sh", "packaging/deb/build-deb.sh"):
         text = (root / script).read_text()
@@ -168,7 +172,7 @@ def check_scripts(r, root):
         r.check(script, not re.search(r"\b\d+\.\d+\.\d+\b", code), "hard-codes a version number")
     inst = (root / "packaging/install.sh").read_text()
     r.check("packaging/install.sh", f"NAME={NAME}" in inst, f"NAME must be {NAME}")
-    r.check("packaging/install.sh", 'ALIASES="%s"' % " ".join(ALIASES) in inst, "ALIASES must be the two extra names")
+    r.check("packaging/install.sh", 'ALIASES="%s"' % " ".join(ALIASES) in inst, "ALIASES must be the three extra names")
 
 
 def main():

@@ -9,13 +9,14 @@
 #   --prefix DIR    install under DIR (default: /usr/local as root, else $HOME/.local)
 #   --dry-run       verify and show what would be installed, change nothing
 #
-# Installs DIR/bin/bsn-credential-helper, the names git-credential-bsn and
-# docker-credential-bsn (symlinks to it), the man page, bash/zsh/fish completions
-# and the docs. Nothing is installed unless the archive's SHA-256 matches.
+# Installs DIR/bin/bsn-credential-helper, the names git-credential-bsn,
+# docker-credential-bsn and bazel-credential-bsn (symlinks to it), the man page,
+# bash/zsh/fish completions and the docs. Nothing is installed unless the
+# archive's SHA-256 matches.
 set -eu
 
 NAME=bsn-credential-helper
-ALIASES="git-credential-bsn docker-credential-bsn"
+ALIASES="git-credential-bsn docker-credential-bsn bazel-credential-bsn"
 ME=install.sh
 
 say() { printf '%s: %s\n' "$ME" "$*"; }
@@ -168,7 +169,7 @@ if [ "$dry_run" = 1 ]; then
     exit 0
 fi
 
-say "installed $NAME, $(echo "$ALIASES" | sed 's/ / and /') into $prefix/bin"
+say "installed $NAME and $(echo "$ALIASES" | sed 's/ /, /g') into $prefix/bin"
 if version=$("$prefix/bin/$NAME" --version 2>/dev/null); then
     say "$version"
 else

@@ -5,7 +5,7 @@
 # shellcheck disable=SC2034  # these are used by the scripts that source this file
 PKG_NAME=bsn-credential-helper
 # shellcheck disable=SC2034
-PKG_ALIASES=(git-credential-bsn docker-credential-bsn)
+PKG_ALIASES=(git-credential-bsn docker-credential-bsn bazel-credential-bsn)
 # shellcheck disable=SC2034
 PKG_HOMEPAGE=https://github.com/bsn-credential-helper/bsn-credential-helper
 

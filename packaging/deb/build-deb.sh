@@ -155,8 +155,9 @@ Description: BSN.cloud (BrightSign) API access tokens from a shared, file-locked
  and host tools. Concurrent callers share one file-locked token cache, so a
  token is refreshed exactly once however many processes ask at the same time.
  .
- The same binary is installed as git-credential-bsn and docker-credential-bsn
- to serve git's and Docker's credential helper protocols.
+ The same binary is installed as git-credential-bsn, docker-credential-bsn and
+ bazel-credential-bsn to serve git's, Docker's and Bazel's credential helper
+ protocols.
 CONTROL
 
 (cd "$root" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"

@@ -16,9 +16,10 @@ class BsnCredentialHelper < Formula
     ENV["BSN_BUILD_COMMIT"] = "v#{version}" unless build.head?
     system "cargo", "install", *std_cargo_args
 
-    # One binary, three names: it dispatches on argv[0], which a symlink preserves.
+    # One binary, four names: it dispatches on argv[0], which a symlink preserves.
     bin.install_symlink bin/"bsn-credential-helper" => "git-credential-bsn"
     bin.install_symlink bin/"bsn-credential-helper" => "docker-credential-bsn"
+    bin.install_symlink bin/"bsn-credential-helper" => "bazel-credential-bsn"
 
     (man1/"bsn-credential-helper.1").write Utils.safe_popen_read(bin/"bsn-credential-helper", "manpage")
     # Runs `bsn-credential-helper completions bash|zsh|fish`.
@@ -33,5 +34,6 @@ class BsnCredentialHelper < Formula
     assert_match ".TH", shell_output("#{bin}/bsn-credential-helper manpage")
     assert_path_exists bin/"git-credential-bsn"
     assert_path_exists bin/"docker-credential-bsn"
+    assert_path_exists bin/"bazel-credential-bsn"
   end
 end
