@@ -12,7 +12,7 @@ set -euo pipefail
 # shellcheck source=packaging/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 version='' sums='' source_sha='' root=$PKG_ROOT
 while [[ $# -gt 0 ]]; do
     case $1 in
