@@ -330,3 +330,34 @@ fn emulator_command_serves_the_networks_of_its_config_file() {
     assert_eq!(v["network"], "Seven");
     assert!(v["expires_in"].as_u64().unwrap() <= 42);
 }
+
+#[test]
+fn demo_runs_on_a_clean_machine_and_reports_no_reuse_and_no_failure() {
+    let home = tempfile::tempdir().unwrap();
+    // Only PATH and a temp dir: no BSN_* settings, no config file, no proxies.
+    let out = std::process::Command::new(bin())
+        .args(["demo", "--processes", "4"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TMPDIR", home.path())
+        .output()
+        .unwrap();
+    let report = stdout(&out);
+    assert!(out.status.success(), "{report}\n{}", stderr(&out));
+    assert!(report.contains(", 0 failed"), "{report}");
+    assert!(report.contains("refresh tokens reused   0"), "{report}");
+    let number_after = |label: &str, end: char| -> u32 {
+        report
+            .split(label)
+            .nth(1)
+            .and_then(|r| r.split(end).next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {label:?} in {report}"))
+    };
+    assert!(number_after("most unexpired tokens", 'a') <= 2, "{report}");
+    // The demo spans a session end: at least two password logins.
+    assert!(number_after("password logins", ',') >= 2, "{report}");
+    // The demo's temp directory is cleaned up.
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+}
