@@ -6,6 +6,7 @@ use crate::cli::{Cli, TokenArgs};
 use crate::config::{self, Overrides, Profile};
 use crate::error::{Error, Result};
 use crate::protocol::{self, ErrorResponse, GetRequest, TokenResponse};
+use crate::secret::Secret;
 use crate::time::now_ms;
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -26,12 +27,18 @@ pub fn load_profile(overrides: &Overrides) -> Result<Profile> {
 }
 
 /// Resolves the profile and asks the broker; the shared path of every adapter.
+/// `min_ttl` is the profile's, which already holds any flag or request override.
 pub fn obtain(
     overrides: &Overrides,
-    request: impl FnOnce(&Profile) -> Request,
+    rejected_token: Option<Secret<String>>,
+    force_refresh: bool,
 ) -> Result<(Profile, Outcome)> {
     let profile = load_profile(overrides)?;
-    let req = request(&profile);
+    let req = Request {
+        min_ttl: profile.min_ttl,
+        rejected_token,
+        force_refresh,
+    };
     let outcome = broker::get(&profile, &req)?;
     if let Some(w) = &outcome.warning {
         eprintln!("bsn-credential-helper: warning: {w}");
@@ -73,11 +80,7 @@ fn get_inner(cli: &Cli) -> Result<TokenResponse> {
     if request.min_ttl.is_some() {
         overrides.min_ttl = request.min_ttl;
     }
-    let (profile, outcome) = obtain(&overrides, |p| Request {
-        min_ttl: p.min_ttl,
-        rejected_token: request.rejected_token.clone(),
-        force_refresh: request.force_refresh,
-    })?;
+    let (profile, outcome) = obtain(&overrides, request.rejected_token, request.force_refresh)?;
     Ok(response(&profile, outcome))
 }
 
@@ -99,11 +102,7 @@ pub fn response(profile: &Profile, outcome: Outcome) -> TokenResponse {
 
 /// `token` and `header`: plain text for shells.
 pub fn token(cli: &Cli, args: &TokenArgs, as_header: bool) -> Result<ExitCode> {
-    let (_, outcome) = obtain(&overrides(cli), |p| Request {
-        min_ttl: p.min_ttl,
-        rejected_token: None,
-        force_refresh: args.force_refresh,
-    })?;
+    let (_, outcome) = obtain(&overrides(cli), None, args.force_refresh)?;
     let token = outcome.entry.access_token.expose();
     if as_header {
         print_line(&format!("Authorization: Bearer {token}"));

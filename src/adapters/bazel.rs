@@ -9,7 +9,6 @@
 //! stderr), not `{}`: scope the helper to BSN.cloud hosts in `--credential_helper`.
 
 use super::{Target, host_expiry_ms, profile_and_hosts};
-use crate::broker::Request;
 use crate::cli::Cli;
 use crate::commands::{self, print_line};
 use crate::error::{Error, Result};
@@ -80,10 +79,7 @@ fn get(cli: &Cli) -> Result<String> {
             hosts.describe()
         )));
     }
-    let (profile, outcome) = commands::obtain(&commands::overrides(cli), |p| Request {
-        min_ttl: p.min_ttl,
-        ..Request::default()
-    })?;
+    let (profile, outcome) = commands::obtain(&commands::overrides(cli), None, false)?;
     let expires = crate::time::rfc3339(host_expiry_ms(&outcome, &profile));
     Ok(response(outcome.entry.access_token.expose(), &expires).to_string())
 }

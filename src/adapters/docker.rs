@@ -8,7 +8,7 @@
 //! `credentials not found in native keychain`, which tells Docker to go on.
 
 use super::{Hosts, Target, profile_and_hosts};
-use crate::broker::{self, Request};
+use crate::broker;
 use crate::cache::Cache;
 use crate::cli::{Cli, VERSION};
 use crate::commands::{self, print_line};
@@ -82,10 +82,7 @@ fn get(cli: &Cli) -> std::result::Result<String, Failure> {
     let server_url = read_url()?;
     let (_, hosts) = profile_and_hosts(cli);
     served(&hosts, &server_url)?;
-    let (_, outcome) = commands::obtain(&commands::overrides(cli), |p| Request {
-        min_ttl: p.min_ttl,
-        ..Request::default()
-    })?;
+    let (_, outcome) = commands::obtain(&commands::overrides(cli), None, false)?;
     Ok(serde_json::json!({
         "ServerURL": server_url,
         "Username": USERNAME,

@@ -5,7 +5,6 @@
 //! CMD's own. Elsewhere it spawns CMD, waits, and exits with CMD's code.
 //! CMD not found: exit 127; found but not executable: 126 (the shell's conventions).
 
-use crate::broker::Request;
 use crate::cli::{Cli, ExecArgs};
 use crate::commands;
 use crate::error::{Error, Result};
@@ -40,10 +39,7 @@ fn prepare(cli: &Cli, args: &ExecArgs) -> Result<Command> {
         .command
         .split_first()
         .ok_or_else(|| Error::invalid_request("exec needs a command to run after `--`"))?;
-    let (_, outcome) = commands::obtain(&commands::overrides(cli), |p| Request {
-        min_ttl: p.min_ttl,
-        ..Request::default()
-    })?;
+    let (_, outcome) = commands::obtain(&commands::overrides(cli), None, false)?;
     let mut command = Command::new(program);
     command
         .args(rest)

@@ -11,7 +11,7 @@
 //! - Unknown verbs and keys are ignored, as the protocol asks.
 
 use super::{Target, host_expiry_ms, profile_and_hosts};
-use crate::broker::{self, Request};
+use crate::broker;
 use crate::cli::Cli;
 use crate::commands::{self, print_line};
 use crate::secret::Secret;
@@ -149,10 +149,7 @@ fn get(cli: &Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     };
     crate::debug!("git asked for {}", target.authority);
-    match commands::obtain(&commands::overrides(cli), |p| Request {
-        min_ttl: p.min_ttl,
-        ..Request::default()
-    }) {
+    match commands::obtain(&commands::overrides(cli), None, false) {
         Ok((profile, outcome)) => {
             let expiry = host_expiry_ms(&outcome, &profile) / 1000;
             let lines = answer(&request, outcome.entry.access_token.expose(), expiry);
