@@ -325,36 +325,33 @@ fn resolve(
             ))
         })?;
 
-    let inline_ok = file.is_none_or(|f| !f.readable_by_others);
-    let file_display = file
-        .map(|f| f.path.display().to_string())
-        .unwrap_or_default();
-    let client_secret = match first(env, &["BSN_CLIENT_SECRET", "BSN_SECRET", "BS_SECRET"]) {
-        Some(v) => Some(SecretSource::Value(Secret::new(v))),
-        None => secret_source(
-            "client_secret",
-            p.client_secret.clone(),
-            p.client_secret_env.clone(),
-            p.client_secret_file.clone(),
-            p.client_secret_command.clone(),
-            inline_ok,
-            &file_display,
-            env,
-        )?,
+    let secrets = SecretContext {
+        inline_ok: file.is_none_or(|f| !f.readable_by_others),
+        file: file
+            .map(|f| f.path.display().to_string())
+            .unwrap_or_default(),
+        env,
     };
-    let password = match env("BSN_PASSWORD") {
-        Some(v) => Some(SecretSource::Value(Secret::new(v))),
-        None => secret_source(
-            "password",
-            p.password.clone(),
-            p.password_env.clone(),
-            p.password_file.clone(),
-            p.password_command.clone(),
-            inline_ok,
-            &file_display,
-            env,
-        )?,
-    };
+    let client_secret = secrets.resolve(
+        "client_secret",
+        &["BSN_CLIENT_SECRET", "BSN_SECRET", "BS_SECRET"],
+        SecretKeys {
+            inline: p.client_secret.clone(),
+            env_name: p.client_secret_env.clone(),
+            path: p.client_secret_file.clone(),
+            command: p.client_secret_command.clone(),
+        },
+    )?;
+    let password = secrets.resolve(
+        "password",
+        &["BSN_PASSWORD"],
+        SecretKeys {
+            inline: p.password.clone(),
+            env_name: p.password_env.clone(),
+            path: p.password_file.clone(),
+            command: p.password_command.clone(),
+        },
+    )?;
 
     let grant = match env("BSN_GRANT") {
         Some(g) => match g.as_str() {
@@ -441,47 +438,66 @@ fn resolve(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn secret_source(
-    what: &str,
+/// The four file keys that can name one secret (`X`, `X_env`, `X_file`, `X_command`).
+struct SecretKeys {
     inline: Option<String>,
     env_name: Option<String>,
     path: Option<PathBuf>,
     command: Option<String>,
+}
+
+/// What deciding between a secret's sources needs to know about the file and environment.
+struct SecretContext<'a> {
     inline_ok: bool,
-    file: &str,
-    env: Env,
-) -> Result<Option<SecretSource>> {
-    let set = [
-        inline.is_some(),
-        env_name.is_some(),
-        path.is_some(),
-        command.is_some(),
-    ];
-    if set.iter().filter(|s| **s).count() > 1 {
-        return Err(Error::config(format!(
-            "{file} sets more than one of {what}, {what}_env, {what}_file, {what}_command; keep one"
-        )));
-    }
-    if let Some(v) = inline {
-        if !inline_ok {
+    file: String,
+    env: Env<'a>,
+}
+
+impl SecretContext<'_> {
+    /// The environment variables (first set wins) beat the file's keys, of which at most
+    /// one may be set.
+    fn resolve(
+        &self,
+        what: &str,
+        env_vars: &[&str],
+        keys: SecretKeys,
+    ) -> Result<Option<SecretSource>> {
+        if let Some(v) = first(self.env, env_vars) {
+            return Ok(Some(SecretSource::Value(Secret::new(v))));
+        }
+        let file = &self.file;
+        let set = [
+            keys.inline.is_some(),
+            keys.env_name.is_some(),
+            keys.path.is_some(),
+            keys.command.is_some(),
+        ];
+        if set.iter().filter(|s| **s).count() > 1 {
             return Err(Error::config(format!(
-                "{file} holds a {what} but other users can read it; run `chmod 600 {file}` or use {what}_command"
+                "{file} sets more than one of {what}, {what}_env, {what}_file, {what}_command; keep one"
             )));
         }
-        return Ok(Some(SecretSource::Value(Secret::new(v))));
+        if let Some(v) = keys.inline {
+            if !self.inline_ok {
+                return Err(Error::config(format!(
+                    "{file} holds a {what} but other users can read it; run `chmod 600 {file}` or use {what}_command"
+                )));
+            }
+            return Ok(Some(SecretSource::Value(Secret::new(v))));
+        }
+        if let Some(name) = keys.env_name {
+            return match (self.env)(&name) {
+                Some(v) => Ok(Some(SecretSource::Value(Secret::new(v)))),
+                None => Err(Error::config(format!(
+                    "{what}_env names ${name}, which is not set"
+                ))),
+            };
+        }
+        Ok(keys
+            .path
+            .map(SecretSource::File)
+            .or(keys.command.map(SecretSource::Command)))
     }
-    if let Some(name) = env_name {
-        return match env(&name) {
-            Some(v) => Ok(Some(SecretSource::Value(Secret::new(v)))),
-            None => Err(Error::config(format!(
-                "{what}_env names ${name}, which is not set"
-            ))),
-        };
-    }
-    Ok(path
-        .map(SecretSource::File)
-        .or(command.map(SecretSource::Command)))
 }
 
 fn parse_secs(name: &str, value: &str) -> Result<u64> {
