@@ -347,7 +347,7 @@ fn new_entry(key: CacheKey, set: TokenSet, obtained: u64, refreshed: Option<&Ent
 pub fn erase(profile: &Profile) -> Result<bool> {
     let cache = Cache::new(&profile.cache_dir);
     let key = cache_key(profile);
-    if cache.read(&key).is_none() && !cache.entry_path(&key).exists() {
+    if !cache.entry_path(&key).exists() {
         return Ok(false);
     }
     cache.prepare()?;

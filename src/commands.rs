@@ -129,17 +129,11 @@ pub fn erase(cli: &Cli) -> Result<ExitCode> {
 
 pub fn status(cli: &Cli, json: bool) -> Result<ExitCode> {
     let profiles = config::load_all(&overrides(cli), &config::process_env)?;
-    let mut rows = Vec::new();
-    let mut failed = false;
-    for profile in profiles {
-        match profile {
-            Ok(p) => rows.push(Ok(broker::status(&p))),
-            Err(e) => {
-                failed = true;
-                rows.push(Err(e));
-            }
-        }
-    }
+    let rows: Vec<Result<broker::Status>> = profiles
+        .into_iter()
+        .map(|profile| profile.map(|p| broker::status(&p)))
+        .collect();
+    let failed = rows.iter().any(|r| r.is_err());
     if json {
         let values: Vec<serde_json::Value> = rows
             .iter()
