@@ -361,3 +361,39 @@ fn demo_runs_on_a_clean_machine_and_reports_no_reuse_and_no_failure() {
     // The demo's temp directory is cleaned up.
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn racing_force_refresh_callers_share_one_renewal() {
+    let env = TestEnv::new();
+    let first = env.token();
+    // Hold the entry's lock so every caller reads the same cached token before renewing.
+    let lock = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(
+            env.cache_file("lock")
+                .expect("lock file after the first call"),
+        )
+        .unwrap();
+    lock.lock().unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut cmd = env.cmd(&["token", "--force-refresh"]);
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    sleep_ms(500);
+    lock.unlock().unwrap();
+    let mut tokens = std::collections::BTreeSet::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        tokens.insert(stdout(&out).trim().to_string());
+    }
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(!tokens.contains(&first));
+    assert_eq!(env.stats().token_requests.client_credentials, 2);
+}
