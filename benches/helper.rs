@@ -6,8 +6,8 @@
 //! Env: BENCH_RUNS (cache-hit runs, default 500).
 
 use bsn_credential_helper::cache::Cache;
-use bsn_credential_helper::emulator::{Emulator, EmulatorConfig};
 use bsn_credential_helper::{broker, config};
+use bsn_emulator::{Emulator, EmulatorConfig};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -124,6 +124,10 @@ pub struct ExecArgs {
     /// Environment variable that receives the token
     #[arg(long, value_name = "NAME", default_value = "BSN_ACCESS_TOKEN")]
     pub env: String,
+    /// Pass BSN_CLIENT_SECRET, BSN_SECRET, BS_SECRET and BSN_PASSWORD on to the command
+    /// (removed by default: the command needs the token, not what mints tokens)
+    #[arg(long)]
+    pub keep_secrets: bool,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,

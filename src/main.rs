@@ -1,14 +1,25 @@
-use bsn_credential_helper::cli::{Cli, Command};
-use bsn_credential_helper::{adapters, commands, error::Error};
+//! The face: parses argv once (with the argv[0] personality of git, Docker and Bazel),
+//! resolves one `Invocation`, hands it to one adapter or command, and prints an error
+//! once, through the library's one sink.
+
+mod cli;
+
+use bsn_credential_helper::adapters::{self, Protocol, bazel, docker, exec, git, native};
+use bsn_credential_helper::config::Overrides;
+use bsn_credential_helper::error::{self, Error};
+use bsn_credential_helper::invocation::Invocation;
+use bsn_credential_helper::{commands, process};
 use clap::Parser;
+use cli::{Cli, Command};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    process::harden();
     match run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bsn-credential-helper: error: {e}");
+            error::report(&e);
             e.exit_code()
         }
     }
@@ -19,43 +30,64 @@ fn run() -> Result<ExitCode, Error> {
     if cli.verbose || std::env::var("BSN_LOG").is_ok_and(|v| v == "debug") {
         bsn_credential_helper::log::enable();
     }
-    match &cli.command {
-        Command::Get => Ok(commands::get(&cli)),
-        Command::Token(args) => commands::token(&cli, args, false),
-        Command::Header(args) => commands::token(&cli, args, true),
-        Command::Erase => commands::erase(&cli),
-        Command::Status { json } => commands::status(&cli, *json),
-        Command::Git { verb } => Ok(adapters::git::run(&cli, verb.as_deref())),
-        Command::Docker { verb } => Ok(adapters::docker::run(&cli, verb.as_deref())),
-        Command::Bazel { verb } => Ok(adapters::bazel::run(&cli, verb.as_deref())),
-        Command::Exec(args) => Ok(adapters::exec::run(&cli, args)),
+    let overrides = Overrides {
+        config: cli.config.clone(),
+        profile: cli.profile.clone(),
+        min_ttl: cli.min_ttl,
+    };
+    let invocation = || Invocation::resolve(overrides.clone(), cli::VERSION);
+    let protocol: Box<dyn Protocol> = match cli.command {
+        Command::Get => Box::new(native::Get),
+        Command::Token(args) => Box::new(native::Token {
+            as_header: false,
+            force_refresh: args.force_refresh,
+        }),
+        Command::Header(args) => Box::new(native::Token {
+            as_header: true,
+            force_refresh: args.force_refresh,
+        }),
+        Command::Git { verb } => Box::new(git::Git { verb }),
+        Command::Docker { verb } => Box::new(docker::Docker { verb }),
+        Command::Bazel { verb } => Box::new(bazel::Bazel { verb }),
+        Command::Exec(args) => Box::new(exec::Exec {
+            env: args.env,
+            command: args.command,
+            keep_secrets: args.keep_secrets,
+        }),
+        Command::Erase => return commands::erase(&invocation()),
+        Command::Status { json } => return commands::status(&invocation(), json),
         Command::Completions { shell } => {
             clap_complete::generate(
-                *shell,
-                &mut bsn_credential_helper::cli::command(),
+                shell,
+                &mut cli::command(),
                 "bsn-credential-helper",
                 &mut std::io::stdout(),
             );
-            Ok(ExitCode::SUCCESS)
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Manpage => {
-            clap_mangen::Man::new(bsn_credential_helper::cli::command())
+            clap_mangen::Man::new(cli::command())
                 .render(&mut std::io::stdout())
                 .map_err(|e| Error::internal(format!("cannot write the man page: {e}")))?;
-            Ok(ExitCode::SUCCESS)
+            return Ok(ExitCode::SUCCESS);
         }
-        Command::Emulator(args) => emulator(args, cli.config.as_deref()),
-        Command::Demo(args) => bsn_credential_helper::demo::run(args),
-    }
+        Command::Emulator(args) => return emulator(&args, cli.config.as_deref()),
+        Command::Demo(args) => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::internal(format!("cannot find this program's path: {e}")))?;
+            return bsn_emulator::demo::run(args.processes, &exe).map_err(Error::internal);
+        }
+    };
+    Ok(adapters::drive(protocol.as_ref(), &invocation()))
 }
 
 /// `emulator --config FILE` reads the emulator's clients, users and networks: the global
 /// `--config` names whichever file the command at hand reads.
 fn emulator(
-    args: &bsn_credential_helper::cli::EmulatorArgs,
+    args: &cli::EmulatorArgs,
     config_flag: Option<&std::path::Path>,
 ) -> Result<ExitCode, Error> {
-    use bsn_credential_helper::emulator::{EmulatorConfig, serve_forever};
+    use bsn_emulator::{EmulatorConfig, serve_forever};
     let mut config = match args.emulator_config.as_deref().or(config_flag) {
         Some(path) => EmulatorConfig::load_toml(path).map_err(Error::config)?,
         None => EmulatorConfig {

@@ -2,7 +2,7 @@
 //! git, python3 and node where they exist, plus the Docker and Bazel wire formats.
 
 use crate::util::{TestEnv, apply_env, bin, run_with_stdin, sleep_ms, stderr, stdout, storm};
-use bsn_credential_helper::emulator::{Emulator, EmulatorConfig};
+use bsn_emulator::{Emulator, EmulatorConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

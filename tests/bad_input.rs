@@ -208,7 +208,7 @@ proptest! {
         match config::load(&overrides, &env) {
             Ok(profile) => {
                 // Whatever was accepted is usable: https or loopback URLs only.
-                prop_assert!(config::check_url(&profile.token_url, "t").is_ok());
+                prop_assert!(bsn_credential_helper::url::HttpUrl::parse(profile.token_url.as_str(), "t").is_ok());
             }
             Err(e) => prop_assert_eq!(e.code, ErrorCode::Config, "{}", e.message),
         }

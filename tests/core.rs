@@ -1,7 +1,7 @@
 //! The core helper end to end: the real binary as separate processes against the emulator.
 
 use crate::util::*;
-use bsn_credential_helper::emulator::{Fault, FaultKind, FaultTarget};
+use bsn_emulator::{Fault, FaultKind, FaultTarget};
 use serde_json::Value;
 
 fn fault(kind: FaultKind, count: u32) -> Fault {

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use attohttpc::{Method, ProxySettings, RequestBuilder};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bsn_credential_helper::emulator::{
-    ClientSpec, Emulator, EmulatorConfig, Fault, FaultKind, FaultTarget, Stats,
-};
+use bsn_emulator::{ClientSpec, Emulator, EmulatorConfig, Fault, FaultKind, FaultTarget, Stats};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------

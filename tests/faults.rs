@@ -2,7 +2,7 @@
 //! refused network selection, a stuck lock holder and a cache that cannot be written.
 
 use crate::util::*;
-use bsn_credential_helper::emulator::{Fault, FaultKind, FaultTarget};
+use bsn_emulator::{Fault, FaultKind, FaultTarget};
 use serde_json::Value;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

@@ -6,10 +6,10 @@ use base64::Engine;
 use bsn_credential_helper::broker::Request;
 use bsn_credential_helper::cache::{CacheKey, Entry, FORMAT};
 use bsn_credential_helper::config::{self, Overrides};
-use bsn_credential_helper::emulator::{EmulatorConfig, Fault, FaultKind};
 use bsn_credential_helper::oauth::TokenSet;
 use bsn_credential_helper::protocol::GetRequest;
 use bsn_credential_helper::secret::Secret;
+use bsn_emulator::{EmulatorConfig, Fault, FaultKind};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Output;
@@ -306,7 +306,6 @@ fn debug_impls_redact_secrets() {
     )
     .unwrap();
     let request = Request {
-        min_ttl: 0,
         rejected_token: Some(Secret::new("at-unmistakable".into())),
         force_refresh: false,
     };

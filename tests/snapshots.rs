@@ -2,7 +2,7 @@
 //! Ports, temp paths, tokens and times are filtered; everything else is pinned.
 
 use crate::util::*;
-use bsn_credential_helper::emulator::{Fault, FaultKind};
+use bsn_emulator::{Fault, FaultKind};
 use std::fs::File;
 
 fn settings(env: &TestEnv) -> insta::Settings {

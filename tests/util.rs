@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use bsn_credential_helper::emulator::{Emulator, EmulatorConfig, Stats};
+use bsn_emulator::{Emulator, EmulatorConfig, Stats};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

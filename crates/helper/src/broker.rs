@@ -5,6 +5,7 @@
 //! while we waited), then refresh or log in exactly once and write the result before
 //! unlocking. A refresh token is presented at most once, ever.
 
+use crate::bsn::{self, SelectError};
 use crate::cache::{Cache, CacheKey, Entry, FORMAT, LockGuard};
 use crate::config::{Grant, Profile};
 use crate::error::{Error, ErrorCode, Result};
@@ -15,15 +16,13 @@ use crate::signals::Shield;
 use crate::time::now_ms;
 use std::time::Instant;
 
-/// Used only when a server omits `expires_in`: BrightSign's announced lifetime.
-const FALLBACK_EXPIRES_IN: u64 = 300;
 /// A refresh token this close to expiry is not worth a round trip.
 const REFRESH_MARGIN_MS: u64 = 1000;
 
-/// What the caller asks for, already merged from protocol request and flags.
+/// What the caller asks for beyond the profile (whose `min_ttl` already holds any
+/// override).
 #[derive(Debug, Default, Clone)]
 pub struct Request {
-    pub min_ttl: u64,
     pub rejected_token: Option<Secret<String>>,
     pub force_refresh: bool,
 }
@@ -38,8 +37,8 @@ pub struct Outcome {
 
 pub fn cache_key(profile: &Profile) -> CacheKey {
     CacheKey {
-        token_url: profile.token_url.clone(),
-        api_url: profile.api_url.clone(),
+        token_url: profile.token_url.as_str().to_string(),
+        api_url: profile.api_url.as_str().to_string(),
         client_id: profile.client_id.clone(),
         grant: profile.grant.as_str().to_string(),
         username: profile.username.clone(),
@@ -49,14 +48,13 @@ pub fn cache_key(profile: &Profile) -> CacheKey {
 }
 
 /// Whether `entry` may be handed out for `req` at `now`.
-fn usable(entry: &Entry, req: &Request, now: u64) -> bool {
-    entry.network_selected && fresh_enough(entry, req, now)
+fn usable(entry: &Entry, req: &Request, min_ttl: u64, now: u64) -> bool {
+    entry.network_selected && fresh_enough(entry, req, min_ttl, now)
 }
 
 /// Not rejected, and valid for `needed_ms` more.
-fn fresh_enough(entry: &Entry, req: &Request, now: u64) -> bool {
-    !is_rejected(entry, req)
-        && entry.expires_at_ms > now.saturating_add(needed_ms(entry, req.min_ttl))
+fn fresh_enough(entry: &Entry, req: &Request, min_ttl: u64, now: u64) -> bool {
+    !is_rejected(entry, req) && entry.expires_at_ms > now.saturating_add(needed_ms(entry, min_ttl))
 }
 
 /// The remaining lifetime `entry` must have to be handed out for `req`.
@@ -93,7 +91,7 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
     let seen = cache.read(&key);
     if !req.force_refresh
         && let Some(entry) = &seen
-        && usable(entry, req, now_ms())
+        && usable(entry, req, profile.min_ttl, now_ms())
     {
         crate::debug!("cache hit: {}", cache.entry_path(&key).display());
         return Ok(from_cache(entry.clone()));
@@ -112,7 +110,9 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         let renewed_meanwhile = seen
             .as_ref()
             .is_none_or(|s| s.access_token != entry.access_token);
-        if usable(entry, req, now_ms()) && (!req.force_refresh || renewed_meanwhile) {
+        if usable(entry, req, profile.min_ttl, now_ms())
+            && (!req.force_refresh || renewed_meanwhile)
+        {
             crate::debug!("another process renewed the token while we waited for the lock");
             return Ok(from_cache(entry.clone()));
         }
@@ -147,7 +147,7 @@ impl Locked<'_> {
         if let Some(entry) = &current
             && !entry.network_selected
             && !self.req.force_refresh
-            && fresh_enough(entry, self.req, now)
+            && fresh_enough(entry, self.req, self.profile.min_ttl, now)
         {
             return self.finish(entry.clone(), Source::Login, None);
         }
@@ -174,20 +174,26 @@ impl Locked<'_> {
                     drop(shield);
                     return self.finish(fresh, Source::Refresh, warning);
                 }
-                Err(Failure::InvalidGrant(e) | Failure::Ambiguous(e)) => {
+                Err(Failure {
+                    error,
+                    reached_server: true,
+                }) => {
                     // Dead or maybe spent: forget it so it is never presented again.
                     crate::debug!(
                         "refresh failed ({}); dropping the refresh token",
-                        e.code.as_str()
+                        error.code.as_str()
                     );
                     entry.refresh_token = None;
                     entry.refresh_expires_at_ms = None;
                     let _ = self.cache.store(self.guard, entry);
                     drop(shield);
                 }
-                Err(Failure::Other(e)) => {
+                Err(Failure {
+                    error,
+                    reached_server: false,
+                }) => {
                     drop(shield);
-                    return fallback(current, e, self.req);
+                    return fallback(current, error, self.req);
                 }
             }
         }
@@ -220,7 +226,7 @@ impl Locked<'_> {
             Ok(set) => set,
             Err(failure) => {
                 drop(shield);
-                return fallback(current, failure.into_error(), self.req);
+                return fallback(current, failure.error, self.req);
             }
         };
         let mut fresh = new_entry(self.key.clone(), set, obtained, None);
@@ -239,7 +245,8 @@ impl Locked<'_> {
             && let Some(network) = &self.profile.network
         {
             crate::debug!("selecting network \"{network}\"");
-            oauth::select_network(self.deadline, self.profile, &entry.access_token, network)?;
+            bsn::select_network(self.deadline, self.profile, &entry.access_token, network)
+                .map_err(|(SelectError::TokenGone(e) | SelectError::Other(e))| e)?;
             entry.network_selected = true;
             warning = warning.or(self.store_or_warn(&entry));
         }
@@ -311,10 +318,7 @@ fn client_secret(profile: &Profile) -> Result<Secret<String>> {
 }
 
 fn new_entry(key: CacheKey, set: TokenSet, obtained: u64, refreshed: Option<&Entry>) -> Entry {
-    let expires_in = set.expires_in.unwrap_or_else(|| {
-        crate::debug!("the token response has no expires_in; assuming {FALLBACK_EXPIRES_IN}s");
-        FALLBACK_EXPIRES_IN
-    });
+    let expires_in = set.lifetime_secs();
     let user_session = set.refresh_token.is_some();
     let refresh_expires_at_ms = match (&set.refresh_token, set.refresh_expires_in) {
         // Keycloak sends 0 when the refresh token has no expiry of its own.
@@ -355,19 +359,21 @@ pub fn erase(profile: &Profile) -> Result<bool> {
     cache.remove(&guard)
 }
 
-/// Drops the cached access token if it is exactly `rejected`, keeping any refresh token,
-/// so the next call renews. For hosts (git `erase`) that report rejections after the fact.
-pub fn reject(profile: &Profile, rejected: &Secret<String>) -> Result<bool> {
+/// Drops the cached access token if it is exactly `rejected` (any cached one for None),
+/// keeping any refresh token, so the next call renews. For hosts (git and Docker `erase`)
+/// that report rejections after the fact.
+pub fn reject(profile: &Profile, rejected: Option<&Secret<String>>) -> Result<bool> {
     let cache = Cache::new(&profile.cache_dir);
     let key = cache_key(profile);
+    let matches = |entry: &Entry| rejected.is_none_or(|r| entry.access_token == *r);
     match cache.read(&key) {
-        Some(entry) if entry.access_token == *rejected => {}
+        Some(entry) if matches(&entry) => {}
         _ => return Ok(false),
     }
     cache.prepare()?;
     let guard = cache.lock(&key, profile.lock_timeout)?;
     match cache.read(&key) {
-        Some(mut entry) if entry.access_token == *rejected => {
+        Some(mut entry) if matches(&entry) => {
             entry.expires_at_ms = entry.obtained_at_ms;
             cache.store(&guard, &entry)?;
             Ok(true)

@@ -8,12 +8,12 @@
 //! time. A URI whose host this helper does not serve is an error (non-zero exit, message on
 //! stderr), not `{}`: scope the helper to BSN.cloud hosts in `--credential_helper`.
 
-use super::{Target, host_expiry_ms, profile_and_hosts};
-use crate::cli::Cli;
-use crate::commands::{self, print_line};
+use super::{Protocol, Reply, host_expiry_ms, obtain, read_stdin};
+use crate::broker::Request;
 use crate::error::{Error, Result};
+use crate::invocation::Invocation;
+use crate::url::Target;
 use serde::Deserialize;
-use std::process::ExitCode;
 
 #[derive(Debug, Deserialize)]
 pub struct BazelRequest {
@@ -45,43 +45,42 @@ pub fn response(token: &str, expires: &str) -> serde_json::Value {
     })
 }
 
-pub fn run(cli: &Cli, verb: Option<&str>) -> ExitCode {
-    let result = match verb {
-        Some("get") => get(cli),
-        Some(other) => Err(Error::invalid_request(format!(
-            "unknown command `{other}`; the credential-helper spec has only `get`"
-        ))),
-        None => Err(Error::invalid_request(
-            "usage: bsn-credential-helper bazel get  (stdin: {\"uri\": \"https://…\"})",
-        )),
-    };
-    match result {
-        Ok(out) => {
-            print_line(&out);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("bsn-credential-helper: error: {e}");
-            e.exit_code()
+pub struct Bazel {
+    pub verb: Option<String>,
+}
+
+impl Protocol for Bazel {
+    fn serve(&self, inv: &Invocation) -> Result<Reply> {
+        match self.verb.as_deref() {
+            Some("get") => get(inv),
+            Some(other) => Err(Error::invalid_request(format!(
+                "unknown command {}; the credential-helper spec has only `get`",
+                crate::text::quote(other)
+            ))),
+            None => Err(Error::invalid_request(
+                "usage: bsn-credential-helper bazel get  (stdin: {\"uri\": \"https://…\"})",
+            )),
         }
     }
 }
 
-fn get(cli: &Cli) -> Result<String> {
-    let request = BazelRequest::parse(&commands::read_stdin()?)?;
+fn get(inv: &Invocation) -> Result<Reply> {
+    let request = BazelRequest::parse(&read_stdin()?)?;
     let target = request.target()?;
-    let (_, hosts) = profile_and_hosts(cli);
-    if !hosts.serves(&target) {
+    if !inv.hosts.serves(&target) {
         return Err(Error::invalid_request(format!(
             "{} is not a host this helper serves ({}; https only, set BSN_HOSTS to change); \
              scope the helper with --credential_helper=api.bsn.cloud=<path>",
-            target.authority,
-            hosts.describe()
+            target.authority(),
+            inv.hosts.describe()
         )));
     }
-    let (profile, outcome) = commands::obtain(&commands::overrides(cli), None, false)?;
-    let expires = crate::time::rfc3339(host_expiry_ms(&outcome, &profile));
-    Ok(response(outcome.entry.access_token.expose(), &expires).to_string())
+    let profile = inv.profile()?;
+    let outcome = obtain(profile, &Request::default())?;
+    let expires = crate::time::rfc3339(host_expiry_ms(&outcome, profile));
+    Ok(Reply::Print(
+        response(outcome.entry.access_token.expose(), &expires).to_string(),
+    ))
 }
 
 #[cfg(test)]
@@ -95,7 +94,7 @@ mod tests {
         )
         .unwrap();
         let t = r.target().unwrap();
-        assert_eq!(t.authority, "api.bsn.cloud");
+        assert_eq!(t.authority(), "api.bsn.cloud");
         assert_eq!(t.scheme.as_deref(), Some("https"));
         let bare = BazelRequest::parse(r#"{"uri":"api.bsn.cloud"}"#).unwrap();
         assert!(bare.target().is_err());

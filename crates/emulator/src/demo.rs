@@ -2,10 +2,7 @@
 //! compressed to seconds, then fires bursts of real helper processes at it across several
 //! access-token lifetimes and a session end, and reports what BSN.cloud saw.
 
-use crate::cli::DemoArgs;
-use crate::emulator::{Emulator, EmulatorConfig};
-use crate::error::{Error, Result};
-use crate::protocol::{Source, TokenResponse};
+use crate::{Emulator, EmulatorConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -16,27 +13,34 @@ const SESSION_TTL: u64 = 14;
 const RUN_FOR: Duration = Duration::from_secs(20);
 const BURST_EVERY: Duration = Duration::from_millis(400);
 
-struct Call {
-    elapsed: Duration,
-    result: std::result::Result<TokenResponse, String>,
+/// The one field of the helper's protocol answer the demo reads (protocol.md `source`).
+#[derive(serde::Deserialize)]
+struct Answer {
+    source: String,
 }
 
-pub fn run(args: &DemoArgs) -> Result<ExitCode> {
-    let processes = args.processes.clamp(1, 256);
+struct Call {
+    elapsed: Duration,
+    result: Result<Answer, String>,
+}
+
+/// Runs the demo with `processes` helper processes per burst; `helper` is the binary to
+/// invoke (the caller's own executable). An error is a sentence for the user.
+pub fn run(processes: usize, helper: &Path) -> Result<ExitCode, String> {
+    let processes = processes.clamp(1, 256);
     let mut config = EmulatorConfig::demo();
     config.port = 0;
     config.access_ttl = ACCESS_TTL;
     config.refresh_ttl = REFRESH_TTL;
     config.session_ttl = SESSION_TTL;
     let emulator = Emulator::start(config)
-        .map_err(|e| Error::internal(format!("cannot start the emulator on 127.0.0.1: {e}")))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::internal(format!("cannot find this program's path: {e}")))?;
+        .map_err(|e| format!("cannot start the emulator on 127.0.0.1: {e}"))?;
+    let exe = helper.to_path_buf();
     let cache_dir = TempDir::new()?;
     // An empty config file keeps the user's own profiles out of the demo.
     let no_config = cache_dir.0.join("empty-config.toml");
     std::fs::write(&no_config, "")
-        .map_err(|e| Error::internal(format!("cannot write {}: {e}", no_config.display())))?;
+        .map_err(|e| format!("cannot write {}: {e}", no_config.display()))?;
 
     println!(
         "Emulated BSN.cloud on {} with access tokens of {ACCESS_TTL}s, refresh tokens of {REFRESH_TTL}s\n\
@@ -74,7 +78,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         .iter()
         .filter_map(|c| c.result.as_ref().err())
         .collect();
-    let by_source = |s: Source| {
+    let by_source = |s: &str| {
         calls
             .iter()
             .filter(|c| matches!(&c.result, Ok(r) if r.source == s))
@@ -83,7 +87,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let latencies = |cache: bool| {
         let mut v: Vec<Duration> = calls
             .iter()
-            .filter(|c| matches!(&c.result, Ok(r) if (r.source == Source::Cache) == cache))
+            .filter(|c| matches!(&c.result, Ok(r) if (r.source == "cache") == cache))
             .map(|c| c.elapsed)
             .collect();
         v.sort();
@@ -100,9 +104,9 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     );
     println!(
         "  answered from           cache {}, refresh {}, login {}",
-        by_source(Source::Cache),
-        by_source(Source::Refresh),
-        by_source(Source::Login)
+        by_source("cache"),
+        by_source("refresh"),
+        by_source("login")
     );
     println!(
         "  token requests seen     {} (password logins {}, refreshes {}, client credentials {})",
@@ -180,7 +184,7 @@ fn invoke(cmd: &mut Command) -> Call {
     let output = cmd.output();
     let elapsed = start.elapsed();
     let result = match output {
-        Ok(out) if out.status.success() => serde_json::from_slice::<TokenResponse>(&out.stdout)
+        Ok(out) if out.status.success() => serde_json::from_slice::<Answer>(&out.stdout)
             .map_err(|e| format!("unreadable answer: {e}")),
         Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
         Err(e) => Err(format!("cannot start the helper: {e}")),
@@ -205,14 +209,16 @@ fn ms(d: Option<Duration>) -> String {
 struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> Result<TempDir> {
+    fn new() -> Result<TempDir, String> {
         let path = std::env::temp_dir().join(format!(
             "bsn-credential-helper-demo-{}-{}",
             std::process::id(),
-            crate::time::now_ms()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
         ));
         std::fs::create_dir_all(&path)
-            .map_err(|e| Error::internal(format!("cannot create {}: {e}", path.display())))?;
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(TempDir(path))
     }
 }

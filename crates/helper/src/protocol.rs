@@ -65,6 +65,7 @@ fn scrub_quoted(message: &str) -> String {
 }
 
 /// Where the returned token came from.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {

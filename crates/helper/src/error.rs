@@ -8,6 +8,8 @@ use std::fmt;
 use std::process::ExitCode;
 
 /// Stable error codes of protocol v1. Each has its own exit code; see protocol.md.
+/// Callers must accept codes a newer helper adds (protocol.md, versioning).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -125,6 +127,21 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The one error sink: every error line the helper prints goes through here.
+pub fn report(e: &Error) {
+    print_error(&e.message);
+}
+
+/// An error line that is not an `Error` (exec's launch failures keep the shell's codes).
+pub fn print_error(message: &str) {
+    eprintln!("bsn-credential-helper: error: {message}");
+}
+
+/// A token is handed out despite a problem.
+pub fn warn(message: &str) {
+    eprintln!("bsn-credential-helper: warning: {message}");
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,12 +10,12 @@
 //! - `store`: nothing to keep; the cache is ours. `capability`: `version 0`, `authtype`.
 //! - Unknown verbs and keys are ignored, as the protocol asks.
 
-use super::{Target, host_expiry_ms, profile_and_hosts};
-use crate::broker;
-use crate::cli::Cli;
-use crate::commands::{self, print_line};
+use super::{Protocol, Reply, host_expiry_ms, obtain, read_stdin};
+use crate::broker::{self, Request};
+use crate::error::{Error, Result};
+use crate::invocation::Invocation;
 use crate::secret::Secret;
-use std::process::ExitCode;
+use crate::url::Target;
 
 /// The username git sees when the caller did not name one.
 pub const USERNAME: &str = "bsn-token";
@@ -71,14 +71,17 @@ impl GitRequest {
     }
 
     /// Where git wants to authenticate: `protocol` + `host`, or a `url` if that is all.
+    /// Without a protocol there is no telling whether the token would travel in clear
+    /// text, so such a request is not served.
     pub fn target(&self) -> Option<Target> {
         match (self.get("host"), self.get("url")) {
             (Some(host), _) if !host.is_empty() => {
+                let protocol = self.get("protocol").filter(|p| !p.is_empty())?;
                 let mut t = Target::parse(host)?;
-                t.scheme = self.get("protocol").map(|p| p.to_ascii_lowercase());
+                t.scheme = Some(protocol.to_ascii_lowercase());
                 Some(t)
             }
-            (_, Some(url)) => Target::parse(url),
+            (_, Some(url)) => Target::parse(url).filter(|t| t.scheme.is_some()),
             _ => None,
         }
     }
@@ -107,70 +110,69 @@ pub fn answer(request: &GitRequest, token: &str, expiry_secs: u64) -> Vec<String
     }
 }
 
-pub fn run(cli: &Cli, verb: Option<&str>) -> ExitCode {
-    match verb {
-        Some("get") => get(cli),
-        Some("erase") => {
-            erase(cli);
-            ExitCode::SUCCESS
+/// Exit status when git runs the helper without a verb (a configuration mistake).
+pub const USAGE_EXIT: u8 = 2;
+
+pub struct Git {
+    pub verb: Option<String>,
+}
+
+impl Protocol for Git {
+    fn serve(&self, inv: &Invocation) -> Result<Reply> {
+        match self.verb.as_deref() {
+            Some("get") => get(inv),
+            Some("erase") => {
+                erase(inv);
+                Ok(Reply::Quiet)
+            }
+            Some("capability") => Ok(Reply::Print("version 0\ncapability authtype".into())),
+            Some(_) => {
+                // `store` and verbs from newer gits: read what git sends, keep nothing.
+                let _ = read_stdin();
+                Ok(Reply::Quiet)
+            }
+            None => Err(Error::invalid_request(
+                "git needs a verb (get, store, erase or capability); configure it with `git config --global credential.https://api.bsn.cloud.helper bsn`",
+            )),
         }
-        Some("capability") => {
-            print_line("version 0");
-            print_line("capability authtype");
-            ExitCode::SUCCESS
-        }
-        Some(_) => {
-            // `store` and verbs from newer gits: read what git sends, keep nothing.
-            let _ = commands::read_stdin();
-            ExitCode::SUCCESS
-        }
-        None => {
-            eprintln!(
-                "bsn-credential-helper: git needs a verb (get, store, erase or capability); \
-                 configure it with `git config --global credential.https://api.bsn.cloud.helper bsn`"
-            );
-            ExitCode::from(2)
+    }
+
+    fn failed(&self, e: &Error) -> super::Failed {
+        super::Failed {
+            exit: if self.verb.is_none() {
+                USAGE_EXIT
+            } else {
+                e.code.exit_code()
+            },
+            ..super::Failed::on_stderr(e)
         }
     }
 }
 
-fn get(cli: &Cli) -> ExitCode {
-    let input = match commands::read_stdin() {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("bsn-credential-helper: error: {e}");
-            return e.exit_code();
-        }
-    };
-    let request = GitRequest::parse(&input);
-    let (_, hosts) = profile_and_hosts(cli);
-    let Some(target) = request.target().filter(|t| hosts.serves(t)) else {
+fn get(inv: &Invocation) -> Result<Reply> {
+    let request = GitRequest::parse(&read_stdin()?);
+    let Some(target) = request.target().filter(|t| inv.hosts.serves(t)) else {
         crate::debug!("git asked about a host this helper does not serve; no answer");
-        return ExitCode::SUCCESS;
+        return Ok(Reply::NotServed);
     };
-    crate::debug!("git asked for {}", target.authority);
-    match commands::obtain(&commands::overrides(cli), None, false) {
-        Ok((profile, outcome)) => {
-            let expiry = host_expiry_ms(&outcome, &profile) / 1000;
-            let lines = answer(&request, outcome.entry.access_token.expose(), expiry);
-            print_line(&lines.join("\n"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("bsn-credential-helper: error: {e}");
-            e.exit_code()
-        }
-    }
+    crate::debug!("git asked for {}", target.authority());
+    let profile = inv.profile()?;
+    let outcome = obtain(profile, &Request::default())?;
+    let expiry = host_expiry_ms(&outcome, profile) / 1000;
+    let lines = answer(&request, outcome.entry.access_token.expose(), expiry);
+    Ok(Reply::Print(lines.join("\n")))
 }
 
 /// Never fails loudly: every problem is a debug line at most.
-fn erase(cli: &Cli) {
-    let Ok(input) = commands::read_stdin() else {
+fn erase(inv: &Invocation) {
+    let Ok(input) = read_stdin() else {
         return;
     };
     let request = GitRequest::parse(&input);
-    let (profile, hosts) = profile_and_hosts(cli);
-    let (Some(profile), Some(_)) = (profile, request.target().filter(|t| hosts.serves(t))) else {
+    let (Ok(profile), Some(_)) = (
+        inv.profile(),
+        request.target().filter(|t| inv.hosts.serves(t)),
+    ) else {
         return;
     };
     for token in [request.get("credential"), request.get("password")]
@@ -178,7 +180,7 @@ fn erase(cli: &Cli) {
         .flatten()
         .filter(|t| !t.is_empty())
     {
-        match broker::reject(&profile, &Secret::new(token.to_string())) {
+        match broker::reject(profile, Some(&Secret::new(token.to_string()))) {
             Ok(true) => crate::debug!("git rejected the cached token; the next get renews it"),
             Ok(false) => crate::debug!("git rejected a token that is no longer cached"),
             Err(e) => crate::debug!("could not drop the rejected token: {e}"),
@@ -199,12 +201,10 @@ mod tests {
         assert_eq!(r.get("host"), Some("api.bsn.cloud"));
         assert_eq!(r.get("path"), Some("a=b"));
         assert_eq!(r.get("username"), None);
+        let t = r.target().unwrap();
         assert_eq!(
-            r.target(),
-            Some(Target {
-                scheme: Some("https".into()),
-                authority: "api.bsn.cloud".into()
-            })
+            (t.scheme.as_deref(), t.authority()),
+            (Some("https"), "api.bsn.cloud".into())
         );
         let crlf = GitRequest::parse("protocol=https\r\nhost=x\r\n\r\n");
         assert_eq!(crlf.get("host"), Some("x"));
@@ -225,8 +225,10 @@ mod tests {
     #[test]
     fn target_from_url_or_missing() {
         let r = GitRequest::parse("url=https://api.bsn.cloud:8443/x\n");
-        assert_eq!(r.target().unwrap().authority, "api.bsn.cloud:8443");
+        assert_eq!(r.target().unwrap().authority(), "api.bsn.cloud:8443");
         assert_eq!(GitRequest::parse("protocol=https\n").target(), None);
+        // No protocol: clear text or not cannot be told, so not served.
+        assert_eq!(GitRequest::parse("host=api.bsn.cloud\n").target(), None);
         let http = GitRequest::parse("protocol=HTTP\nhost=127.0.0.1:9\n");
         assert_eq!(http.target().unwrap().scheme.as_deref(), Some("http"));
     }

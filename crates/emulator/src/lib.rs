@@ -10,6 +10,7 @@
 
 mod client_auth;
 mod config;
+pub mod demo;
 mod faults;
 mod form;
 mod http;

@@ -1,0 +1,89 @@
+//! Commands that are not protocols: `erase` and `status`. They take the resolved
+//! invocation and print for people.
+
+use crate::adapters::print_line;
+use crate::broker;
+use crate::config;
+use crate::error::Result;
+use crate::invocation::Invocation;
+use crate::protocol;
+use crate::time::now_ms;
+use std::process::ExitCode;
+
+pub fn erase(inv: &Invocation) -> Result<ExitCode> {
+    let profile = inv.profile()?;
+    let removed = broker::erase(profile)?;
+    eprintln!(
+        "bsn-credential-helper: {} profile \"{}\"",
+        if removed {
+            "erased the cached tokens of"
+        } else {
+            "nothing cached for"
+        },
+        profile.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(inv: &Invocation, json: bool) -> Result<ExitCode> {
+    let profiles = config::load_all(&inv.overrides, &config::process_env)?;
+    let rows: Vec<Result<broker::Status>> = profiles
+        .into_iter()
+        .map(|profile| profile.map(|p| broker::status(&p)))
+        .collect();
+    let failed = rows.iter().any(|r| r.is_err());
+    if json {
+        let values: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| match r {
+                Ok(s) => serde_json::to_value(s).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "error": { "code": e.code, "message": e.message } }),
+            })
+            .collect();
+        print_line(
+            &serde_json::json!({ "version": protocol::VERSION, "profiles": values }).to_string(),
+        );
+    } else {
+        let now = now_ms();
+        let mut out = String::new();
+        for row in &rows {
+            match row {
+                Ok(s) => out.push_str(&render_status(s, now)),
+                Err(e) => out.push_str(&format!("error: {e}\n\n")),
+            }
+        }
+        print!("{out}");
+    }
+    Ok(if failed {
+        ExitCode::from(crate::error::ErrorCode::Config.exit_code())
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn render_status(s: &broker::Status, now: u64) -> String {
+    let describe = |t: &Option<broker::TokenStatus>| match t {
+        None => "none cached".to_string(),
+        Some(t) => match (&t.expires_at, t.expires_in) {
+            (Some(at), Some(secs)) => format!(
+                "expires {at} ({})",
+                crate::time::describe_until((now as i64 + secs * 1000).max(0) as u64, now)
+            ),
+            _ => "cached, no expiry given".to_string(),
+        },
+    };
+    let session = match (&s.session_started_at, s.session_age_seconds) {
+        (Some(at), Some(age)) => format!("started {at} ({} ago)", crate::time::short(age)),
+        _ => "none".to_string(),
+    };
+    format!(
+        "profile {} ({}, network {})\n  access token   {}\n  refresh token  {}\n  session        {}\n  cache file     {}\n\n",
+        s.profile,
+        s.grant,
+        s.network.as_deref().unwrap_or("not set"),
+        describe(&s.access_token),
+        describe(&s.refresh_token),
+        session,
+        s.cache_file
+    )
+}

@@ -1,0 +1,510 @@
+//! Resolves one `Profile` from flags, environment, the TOML file and defaults — in that
+//! order of precedence. Reading order: sources (`file`, the environment) → merge
+//! (`resolve` and its parts) → validate (URLs, numbers, paths). Secrets are not read here:
+//! a `SecretSource` is resolved only when a login needs it (`secrets`).
+
+mod file;
+mod secrets;
+
+pub use secrets::{DEFAULT_COMMAND_TIMEOUT, SecretSource};
+
+use crate::error::{Error, Result};
+use crate::url::HttpUrl;
+use file::{FileProfile, LoadedFile, load_file};
+use secrets::{SecretContext, SecretKeys};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_TOKEN_URL: &str =
+    "https://auth.bsn.cloud/realms/bsncloud/protocol/openid-connect/token";
+pub const DEFAULT_API_URL: &str = "https://api.bsn.cloud";
+pub const DEFAULT_PROFILE: &str = "default";
+pub const DEFAULT_MIN_TTL: u64 = 60;
+pub const DEFAULT_TIMEOUT: u64 = 30;
+pub const DEFAULT_LOCK_TIMEOUT: u64 = 60;
+/// Ceiling for `timeout` and `lock_timeout`: no refresh needs longer, and larger values
+/// would overflow the deadlines computed from them.
+pub const MAX_WAIT: u64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    ClientCredentials,
+    Password,
+}
+
+impl Grant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::Password => "password",
+        }
+    }
+}
+
+/// How the client id and secret travel to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `Authorization: Basic`, id and secret form-encoded first (RFC 6749 §2.3.1).
+    Basic,
+    /// `client_id` / `client_secret` form fields.
+    Post,
+}
+
+/// Everything needed to get a token for one profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub token_url: HttpUrl,
+    pub api_url: HttpUrl,
+    pub client_id: String,
+    pub client_secret: Option<SecretSource>,
+    pub grant: Grant,
+    pub username: Option<String>,
+    pub password: Option<SecretSource>,
+    pub network: Option<String>,
+    pub scope: Option<String>,
+    pub client_auth: ClientAuth,
+    /// Seconds a handed-out token must still be valid: the one place this lives, already
+    /// holding any flag or protocol-request override.
+    pub min_ttl: u64,
+    pub timeout: Duration,
+    pub lock_timeout: Duration,
+    pub cache_dir: PathBuf,
+    /// The file this profile was read from, for messages.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Values given on the command line (or in a protocol request), which beat everything.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub profile: Option<String>,
+    pub min_ttl: Option<u64>,
+}
+
+/// Reads the environment through a function so tests can pass a map.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn first(env: Env, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()))
+}
+
+/// Resolves the profile to use now.
+pub fn load(overrides: &Overrides, env: Env) -> Result<Profile> {
+    let file = load_file(overrides, env)?;
+    let name = overrides
+        .profile
+        .clone()
+        .or_else(|| env("BSN_PROFILE"))
+        .or_else(|| file.as_ref().and_then(|f| f.config.default_profile.clone()))
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+    resolve(&name, file.as_ref(), overrides, env)
+}
+
+/// Every profile the config file defines (or just the environment's one), for `status`.
+pub fn load_all(overrides: &Overrides, env: Env) -> Result<Vec<Result<Profile>>> {
+    let file = load_file(overrides, env)?;
+    let mut names: Vec<String> = file
+        .as_ref()
+        .map(|f| f.config.profiles.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Some(selected) = overrides.profile.clone().or_else(|| env("BSN_PROFILE")) {
+        names = vec![selected];
+    } else if names.is_empty() {
+        names.push(DEFAULT_PROFILE.to_string());
+    }
+    Ok(names
+        .iter()
+        .map(|n| resolve(n, file.as_ref(), overrides, env))
+        .collect())
+}
+
+/// One profile's sources, and how to name a file key in messages.
+struct Sources<'a> {
+    name: &'a str,
+    file: Option<&'a LoadedFile>,
+    p: FileProfile,
+    env: Env<'a>,
+}
+
+impl Sources<'_> {
+    fn where_(&self, key: &str) -> String {
+        match self.file {
+            Some(f) => format!("{key} in [profiles.{}] of {}", self.name, f.path.display()),
+            None => format!("{key} in a config file"),
+        }
+    }
+
+    /// An environment variable, else the file's value.
+    fn text(&self, var: &str, from_file: &Option<String>) -> Option<String> {
+        (self.env)(var).or_else(|| from_file.clone())
+    }
+
+    /// Seconds from an environment variable, else the file, else `default`.
+    fn secs(&self, var: &str, from_file: Option<u64>, default: u64) -> Result<u64> {
+        match (self.env)(var) {
+            Some(v) => parse_secs(var, &v),
+            None => Ok(from_file.unwrap_or(default)),
+        }
+    }
+}
+
+fn resolve(
+    name: &str,
+    file: Option<&LoadedFile>,
+    overrides: &Overrides,
+    env: Env,
+) -> Result<Profile> {
+    let p = profile_table(name, file)?;
+    let s = Sources { name, file, p, env };
+    let client_id = first(env, &["BSN_CLIENT_ID", "BS_CLIENT_ID"])
+        .or(s.p.client_id.clone())
+        .ok_or_else(|| {
+            Error::config(format!(
+                "no client id for profile \"{name}\": set BSN_CLIENT_ID or {}",
+                s.where_("client_id")
+            ))
+        })?;
+    let (client_secret, password) = secret_sources(&s)?;
+    let grant = grant(&s)?;
+    let username = s.text("BSN_USERNAME", &s.p.username);
+    if grant == Grant::Password && username.is_none() {
+        return Err(Error::config(format!(
+            "profile \"{name}\" uses the password grant but has no username: set BSN_USERNAME or {}",
+            s.where_("username")
+        )));
+    }
+    let token_url = s
+        .text("BSN_TOKEN_URL", &s.p.token_url)
+        .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_string());
+    let api_url = s
+        .text("BSN_API_URL", &s.p.api_url)
+        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    let min_ttl = match overrides.min_ttl {
+        Some(v) => v,
+        None => s.secs("BSN_MIN_TTL", s.p.min_ttl, DEFAULT_MIN_TTL)?,
+    };
+    let timeout = s.secs("BSN_TIMEOUT", s.p.timeout, DEFAULT_TIMEOUT)?;
+    let lock_timeout = s.secs("BSN_LOCK_TIMEOUT", s.p.lock_timeout, DEFAULT_LOCK_TIMEOUT)?;
+    Ok(Profile {
+        name: name.to_string(),
+        token_url: HttpUrl::parse(&token_url, "BSN_TOKEN_URL / token_url")?,
+        api_url: HttpUrl::parse(&api_url, "BSN_API_URL / api_url")?,
+        client_id,
+        client_secret,
+        grant,
+        username,
+        password,
+        network: first(env, &["BSN_NETWORK", "BS_NETWORK"]).or(s.p.network.clone()),
+        scope: s.text("BSN_SCOPE", &s.p.scope),
+        client_auth: client_auth(&s)?,
+        min_ttl,
+        timeout: Duration::from_secs(timeout.clamp(1, MAX_WAIT)),
+        lock_timeout: Duration::from_secs(lock_timeout.min(MAX_WAIT)),
+        cache_dir: cache_dir(&s)?,
+        config_file: file.map(|f| f.path.clone()),
+    })
+}
+
+/// The file's `[profiles.NAME]` table; only "default" may be absent.
+fn profile_table(name: &str, file: Option<&LoadedFile>) -> Result<FileProfile> {
+    if let Some(p) = file.and_then(|f| f.config.profiles.get(name)) {
+        return Ok(p.clone());
+    }
+    if name == DEFAULT_PROFILE {
+        return Ok(FileProfile::default());
+    }
+    Err(Error::config(match file {
+        Some(f) => {
+            let known: Vec<&str> = f.config.profiles.keys().map(String::as_str).collect();
+            format!(
+                "profile {} is not defined in {} (defined: {})",
+                crate::text::quote(name),
+                f.path.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        }
+        None => format!(
+            "profile {} needs a config file, and none was found; create one or set BSN_CONFIG",
+            crate::text::quote(name)
+        ),
+    }))
+}
+
+fn secret_sources(s: &Sources) -> Result<(Option<SecretSource>, Option<SecretSource>)> {
+    let p = &s.p;
+    let command_timeout = s.secs(
+        "BSN_SECRET_COMMAND_TIMEOUT",
+        p.secret_command_timeout,
+        DEFAULT_COMMAND_TIMEOUT,
+    )?;
+    let secrets = SecretContext {
+        inline_ok: s.file.is_none_or(|f| !f.readable_by_others),
+        file: s
+            .file
+            .map(|f| f.path.display().to_string())
+            .unwrap_or_default(),
+        env: s.env,
+        command_timeout: Duration::from_secs(command_timeout.clamp(1, MAX_WAIT)),
+    };
+    let client_secret = secrets.resolve(
+        "client_secret",
+        &["BSN_CLIENT_SECRET", "BSN_SECRET", "BS_SECRET"],
+        SecretKeys {
+            inline: p.client_secret.clone(),
+            env_name: p.client_secret_env.clone(),
+            path: p.client_secret_file.as_deref().map(expand_home),
+            command: p.client_secret_command.clone(),
+        },
+    )?;
+    let password = secrets.resolve(
+        "password",
+        &["BSN_PASSWORD"],
+        SecretKeys {
+            inline: p.password.clone(),
+            env_name: p.password_env.clone(),
+            path: p.password_file.as_deref().map(expand_home),
+            command: p.password_command.clone(),
+        },
+    )?;
+    Ok((client_secret, password))
+}
+
+fn grant(s: &Sources) -> Result<Grant> {
+    match (s.env)("BSN_GRANT").as_deref() {
+        None => Ok(s.p.grant.unwrap_or(Grant::ClientCredentials)),
+        Some("client_credentials") => Ok(Grant::ClientCredentials),
+        Some("password") => Ok(Grant::Password),
+        Some(other) => Err(Error::config(format!(
+            "BSN_GRANT={} is not a grant this helper knows; use client_credentials or password",
+            crate::text::quote(other)
+        ))),
+    }
+}
+
+fn client_auth(s: &Sources) -> Result<ClientAuth> {
+    match (s.env)("BSN_CLIENT_AUTH").as_deref() {
+        None => Ok(s.p.client_auth.unwrap_or(ClientAuth::Basic)),
+        Some("basic") => Ok(ClientAuth::Basic),
+        Some("post") => Ok(ClientAuth::Post),
+        Some(other) => Err(Error::config(format!(
+            "BSN_CLIENT_AUTH={} is not known; use basic or post",
+            crate::text::quote(other)
+        ))),
+    }
+}
+
+/// An absolute directory: a relative one would change with the caller's working
+/// directory, splitting one cache into many.
+fn cache_dir(s: &Sources) -> Result<PathBuf> {
+    let dir = (s.env)("BSN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or(s.p.cache_dir.as_deref().map(expand_home))
+        .or_else(|| dirs::cache_dir().map(|d| d.join("bsn-credential-helper")))
+        .ok_or_else(|| {
+            Error::config("no per-user cache directory is known on this system; set BSN_CACHE_DIR")
+        })?;
+    if !dir.is_absolute() {
+        return Err(Error::config(format!(
+            "the cache directory {} is relative; set BSN_CACHE_DIR (cache_dir) to an absolute path",
+            crate::text::quote(&dir.display().to_string())
+        )));
+    }
+    Ok(dir)
+}
+
+/// `~/x` in a config-file path means the home directory, as in a shell.
+fn expand_home(path: &std::path::Path) -> PathBuf {
+    match (path.strip_prefix("~"), dirs::home_dir()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+fn parse_secs(name: &str, value: &str) -> Result<u64> {
+    value.trim().parse().map_err(|_| {
+        Error::config(format!(
+            "{name}={} is not a whole number of seconds",
+            crate::text::quote(value)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned().filter(|v| !v.is_empty())
+    }
+
+    fn no_file() -> Overrides {
+        Overrides {
+            config: None,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn environment_alone_is_enough() {
+        let env = env_of(&[
+            ("BSN_CONFIG", "/nonexistent-but-unused"),
+            ("BS_CLIENT_ID", "id"),
+            ("BS_SECRET", "s"),
+            ("BS_NETWORK", "Demo"),
+            ("BSN_CACHE_DIR", "/tmp/x"),
+        ]);
+        // BSN_CONFIG explicitly set to a missing file is an error…
+        assert!(load(&no_file(), &env).is_err());
+        let env = env_of(&[
+            ("BS_CLIENT_ID", "id"),
+            ("BS_SECRET", "s"),
+            ("BS_NETWORK", "Demo"),
+            ("BSN_CACHE_DIR", "/tmp/x"),
+        ]);
+        let p = resolve("default", None, &no_file(), &env).unwrap();
+        assert_eq!(p.client_id, "id");
+        assert_eq!(p.network.as_deref(), Some("Demo"));
+        assert_eq!(p.token_url.as_str(), DEFAULT_TOKEN_URL);
+        assert_eq!(p.grant, Grant::ClientCredentials);
+        assert_eq!(p.min_ttl, DEFAULT_MIN_TTL);
+        assert_eq!(
+            p.client_secret
+                .unwrap()
+                .resolve("client_secret")
+                .unwrap()
+                .expose(),
+            "s"
+        );
+    }
+
+    #[test]
+    fn missing_client_id_names_the_setting() {
+        let env = env_of(&[("BSN_CACHE_DIR", "/tmp/x")]);
+        let e = resolve("default", None, &no_file(), &env).unwrap_err();
+        assert!(e.message.contains("BSN_CLIENT_ID"), "{}", e.message);
+    }
+
+    #[test]
+    fn relative_cache_dir_is_a_config_error() {
+        let env = env_of(&[("BSN_CLIENT_ID", "id"), ("BSN_CACHE_DIR", "rel/dir")]);
+        let e = resolve("default", None, &no_file(), &env).unwrap_err();
+        assert!(e.message.contains("BSN_CACHE_DIR"), "{}", e.message);
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "default_profile = \"p\"\n[profiles.p]\nclient_id = \"file-id\"\nmin_ttl = 10\nnetwork = \"FileNet\"\n",
+        )
+        .unwrap();
+        let ov = Overrides {
+            config: Some(path.clone()),
+            profile: None,
+            min_ttl: Some(99),
+        };
+        let env = env_of(&[
+            ("BSN_MIN_TTL", "50"),
+            ("BSN_NETWORK", "EnvNet"),
+            ("BSN_CACHE_DIR", "/tmp/x"),
+        ]);
+        let p = load(&ov, &env).unwrap();
+        assert_eq!(p.name, "p");
+        assert_eq!(p.client_id, "file-id");
+        assert_eq!(p.network.as_deref(), Some("EnvNet"));
+        assert_eq!(p.min_ttl, 99);
+        let p = load(
+            &Overrides {
+                min_ttl: None,
+                ..ov.clone()
+            },
+            &env,
+        )
+        .unwrap();
+        assert_eq!(p.min_ttl, 50);
+    }
+
+    #[test]
+    fn bad_file_names_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[profiles.p]\nclient_id = \"x\"\nnetwrok = \"Demo\"\n",
+        )
+        .unwrap();
+        let ov = Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let e = load(&ov, &env_of(&[])).unwrap_err();
+        assert!(
+            e.message.contains(&path.display().to_string()),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("line 3"), "{}", e.message);
+        assert!(e.message.contains("netwrok"), "{}", e.message);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn inline_secret_in_a_readable_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[profiles.default]\nclient_id = \"x\"\nclient_secret = \"topsecret\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let ov = Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let env = env_of(&[("BSN_CACHE_DIR", "/tmp/x")]);
+        let e = load(&ov, &env).unwrap_err();
+        assert!(e.message.contains("chmod 600"), "{}", e.message);
+        assert!(!e.message.contains("topsecret"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(load(&ov, &env).is_ok());
+    }
+
+    #[test]
+    fn unknown_profile_lists_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[profiles.prod]\nclient_id = \"x\"\n").unwrap();
+        let ov = Overrides {
+            config: Some(path),
+            profile: Some("staging".into()),
+            min_ttl: None,
+        };
+        let e = load(&ov, &env_of(&[])).unwrap_err();
+        assert!(
+            e.message.contains("\"staging\"") && e.message.contains("prod"),
+            "{}",
+            e.message
+        );
+    }
+}
