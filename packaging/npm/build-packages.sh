@@ -64,6 +64,7 @@ note "built $out/$PKG_NAME-$version.tgz"
 [[ $main_only == 0 ]] || exit 0
 
 # --- the platform package: the binary --------------------------------------------------------
+# shellcheck disable=SC2016  # JavaScript, not shell
 node -e '
   const deps = require(process.argv[1]).optionalDependencies;
   if (!deps["@bsn-credential-helper/" + process.argv[2]]) {
@@ -71,7 +72,6 @@ node -e '
     process.exit(1);
   }' "$src/package.json" "$platform"
 os=${platform%%-*}
-cpu=${platform#*-}
 exe=$PKG_NAME
 [[ $os != win32 ]] || exe=$PKG_NAME.exe
 [[ -f $binary ]] || die "no binary at $binary (cargo build --release first, or pass --binary)"

@@ -25,7 +25,7 @@ import sysconfig
 import urllib.error
 import urllib.request
 from email.message import Message
-from typing import Any, Dict, List, Mapping, Optional, Tuple, TypedDict
+from typing import Any, Dict, List, Mapping, Optional, Tuple, TypedDict, cast
 
 __all__ = [
     "CredentialHelperError",
@@ -227,7 +227,7 @@ def get_token_response(
             str(error.get("message", "bsn-credential-helper failed (exit {})".format(status))),
             status,
         )
-    return answer  # type: ignore[no-any-return]
+    return cast(TokenResponse, answer)
 
 
 def get_token(
