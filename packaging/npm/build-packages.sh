@@ -41,6 +41,8 @@ version=$(pkg_version)
 [[ -n $platform ]] || platform=$(node -p 'process.platform + "-" + process.arch')
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# dist/ holds build output only (as build-release.sh keeps it): out of git.
+if [[ $out == "$PKG_ROOT/dist/"* && ! -f $PKG_ROOT/dist/.gitignore ]]; then printf '*\n' > "$PKG_ROOT/dist/.gitignore"; fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 src=$PKG_ROOT/clients/node
