@@ -259,6 +259,23 @@ class AgainstTheEmulator(ClientTest):
         self.assertEqual(stats["token_requests"]["password"], 1, stats)
         self.assertEqual(stats["token_requests"]["refresh_token"], 2 * len(rounds), stats)
 
+    def test_timeout_past_the_grace_kills_mid_refresh_and_still_presents_nothing_twice(self):
+        """A refresh slower than the grace period: the helper is SIGKILLed while the token
+        endpoint holds its refresh token. The helper recorded that token as spent before
+        sending it, so the next renewal logs in instead of presenting it again."""
+        self.password_grant()
+        get_token_response()
+        self.emu.inject({"kind": "slow", "delay_ms": 3000})
+        with self.assertRaises(CredentialHelperError) as cm:
+            get_token_response(force_refresh=True, timeout=0.25, terminate_grace=0.5)
+        self.assertEqual(cm.exception.code, "timeout", str(cm.exception))
+        time.sleep(3.2)  # the endpoint finishes the request it held, rotating the token
+        renewed = get_token_response(force_refresh=True)
+        self.assertEqual(renewed["source"], "login", renewed)
+        stats = self.emu.stats()
+        self.assertEqual(stats["refresh_tokens_reused"], 0, stats)
+        self.assertEqual(stats["sessions_ended_by_reuse"], 0, stats)
+
     def test_timeout_kills_a_helper_that_ignores_sigterm(self):
         pidfile = os.path.join(self.tmp, "pid")
         os.environ["BSN_CREDENTIAL_HELPER"] = self.fake_helper(
