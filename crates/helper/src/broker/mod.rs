@@ -118,7 +118,7 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         }
     }
     let locked = Locked {
-        deadline: Instant::now() + profile.timeout,
+        deadline: std::cell::Cell::new(Instant::now() + profile.timeout),
         profile,
         cache: &cache,
         guard: &guard,
