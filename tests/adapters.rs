@@ -644,6 +644,7 @@ fn mixed_storm_renews_once_for_every_protocol() {
     let bazel_input = format!(r#"{{"uri":"http://{host}/2022/06/REST/Self/Session"}}"#);
     let docker_input = format!("http://{host}");
     let helper = git_helper();
+    env.slow_next_renewal();
     let started = std::time::Instant::now();
     let outputs = storm(24, |i| match i % 5 {
         0 => (env.cmd(&["get"]), "{}".to_string()),

@@ -61,6 +61,7 @@ fn storm_of_32_after_expiry_makes_exactly_one_token_request() {
     env.set("BSN_MIN_TTL", "1");
     let before = env.token();
     sleep_ms(2100); // the cached token has now expired
+    env.slow_next_renewal();
     let outputs = storm(32, |_| (env.cmd(&["get"]), String::new()));
     let mut tokens = std::collections::BTreeSet::new();
     for out in &outputs {
@@ -80,6 +81,7 @@ fn callers_reporting_the_same_rejected_token_cause_one_renewal() {
     let env = TestEnv::new();
     let rejected = env.token();
     let request = format!(r#"{{"rejected_token":"{rejected}"}}"#);
+    env.slow_next_renewal();
     let outputs = storm(8, |_| (env.cmd(&["get"]), request.clone()));
     let mut tokens = std::collections::BTreeSet::new();
     for out in &outputs {
