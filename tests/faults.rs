@@ -533,22 +533,3 @@ fn full_disk_still_returns_the_token_with_a_warning() {
     assert_eq!(code, 0);
     assert!(v.get("warning").is_none(), "{v}");
 }
-
-#[test]
-fn read_only_cache_dir_is_a_clear_cache_error() {
-    use std::os::unix::fs::PermissionsExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        eprintln!(
-            "skipped: root ignores directory permissions (see the directory and EFBIG tests)"
-        );
-        return;
-    }
-    let env = TestEnv::new();
-    std::fs::create_dir_all(env.cache_dir()).unwrap();
-    std::fs::set_permissions(env.cache_dir(), std::fs::Permissions::from_mode(0o500)).unwrap();
-    let (code, v, err) = env.get("");
-    std::fs::set_permissions(env.cache_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    assert_error(code, &v, "cache", 10);
-    assert!(err.contains("BSN_CACHE_DIR"), "{err}");
-}

@@ -8,5 +8,6 @@ mod core;
 mod emulator;
 mod faults;
 mod load;
+mod permissions;
 mod secrets;
 mod snapshots;
