@@ -9,5 +9,6 @@ mod core;
 mod emulator;
 mod faults;
 mod load;
+mod permissions;
 mod secrets;
 mod snapshots;
