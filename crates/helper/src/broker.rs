@@ -16,6 +16,9 @@ use crate::signals::Shield;
 use crate::time::now_ms;
 use std::time::Instant;
 
+mod fleet;
+pub use fleet::SharedStatus;
+
 /// A refresh token this close to expiry is not worth a round trip.
 const REFRESH_MARGIN_MS: u64 = 1000;
 
@@ -125,7 +128,10 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         key,
         req,
     };
-    locked.renew(current)
+    match &profile.shared_cache {
+        Some(shared) => locked.renew_in_fleet(shared, current, seen.as_ref()),
+        None => locked.renew(current),
+    }
 }
 
 /// The slow path, with the entry's lock held for as long as this lives.
@@ -393,6 +399,9 @@ pub struct Status {
     pub refresh_token: Option<TokenStatus>,
     pub session_started_at: Option<String>,
     pub session_age_seconds: Option<u64>,
+    /// The fleet entry, when a shared cache is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<fleet::SharedStatus>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -430,5 +439,9 @@ pub fn status(profile: &Profile) -> Status {
             .as_ref()
             .and_then(|e| e.session_started_at_ms)
             .map(|s| now.saturating_sub(s) / 1000),
+        shared: profile
+            .shared_cache
+            .as_ref()
+            .map(|cfg| fleet::status(profile, cfg)),
     }
 }
