@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks that every packaging recipe carries the Cargo.toml version, the project URL and
 all four installed names (bsn-credential-helper, git-credential-bsn, docker-credential-bsn,
-bazel-credential-bsn).
+bazel-credential-bsn); and that the PyPI and npm manifests (pyproject.toml,
+clients/node/package.json) carry no version of their own: maturin reads Cargo.toml's, and
+packaging/npm/build-packages.sh stamps it into the npm tarballs.
 
 Usage: packaging/check-consistency.py [--root DIR] [--release]
   --root DIR   repository root (default: the one this script is in)
@@ -52,6 +54,88 @@ def lock_version(root):
         return None
     m = re.search(r'\[\[package\]\]\nname = "%s"\nversion = "([^"]+)"' % re.escape(NAME), lock.read_text())
     return m.group(1) if m else None
+
+
+def cargo_package(root):
+    text = (root / "Cargo.toml").read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        return None
+    return tomllib.loads(text)["package"]
+
+
+NPM_PLACEHOLDER = "0.0.0-dev"
+NPM_SCOPE = "@bsn-credential-helper/"
+NPM_PLATFORMS = {"linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64"}
+
+
+def check_pypi(r, root, cargo):
+    where = "pyproject.toml"
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        r.notes.append(f"{where}: not checked (needs Python >= 3.11 for tomllib)")
+        return
+    try:
+        py = tomllib.loads((root / where).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        r.check(where, False, f"cannot read: {e}")
+        return
+    proj, maturin = py.get("project", {}), py.get("tool", {}).get("maturin", {})
+    r.check(where, py.get("build-system", {}).get("build-backend") == "maturin", "build-backend must be maturin")
+    r.check(where, proj.get("name") == NAME, f"[project] name must be {NAME}")
+    r.check(where, "version" not in proj and "version" in proj.get("dynamic", []),
+            "the version must be dynamic (maturin takes Cargo.toml's), not written in [project]")
+    if cargo:
+        r.check(where, proj.get("license") == cargo.get("license"),
+                f"license {proj.get('license')!r} != Cargo.toml's {cargo.get('license')!r}")
+    urls = proj.get("urls", {})
+    r.check(where, urls.get("Homepage") == HOMEPAGE and urls.get("Repository") == HOMEPAGE,
+            f"[project.urls] Homepage and Repository must be {HOMEPAGE}")
+    readme = proj.get("readme")
+    r.check(where, isinstance(readme, str) and (root / readme).is_file(), f"readme {readme!r} is not a file")
+    r.check(where, maturin.get("bindings") == "bin", '[tool.maturin] bindings must be "bin"')
+    src, module = maturin.get("python-source"), maturin.get("module-name")
+    r.check(where, src == "clients/python" and module == "bsn_credential_helper",
+            "[tool.maturin] must take the bsn_credential_helper package from clients/python")
+    pkg = root / "clients/python/bsn_credential_helper"
+    for f in ("__init__.py", "__main__.py", "py.typed"):
+        r.check("clients/python/bsn_credential_helper", (pkg / f).is_file(), f"lacks {f}")
+
+
+def check_npm(r, root, cargo):
+    where = "clients/node/package.json"
+    try:
+        pkg = json.loads((root / where).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        r.check(where, False, f"cannot read: {e}")
+        return
+    r.check(where, pkg.get("name") == NAME, f"name must be {NAME}")
+    r.check(where, pkg.get("version") == NPM_PLACEHOLDER,
+            f"version must stay {NPM_PLACEHOLDER}: packaging/npm/build-packages.sh stamps Cargo.toml's")
+    if cargo:
+        r.check(where, pkg.get("license") == cargo.get("license"),
+                f"license {pkg.get('license')!r} != Cargo.toml's {cargo.get('license')!r}")
+    r.check(where, pkg.get("homepage") == HOMEPAGE, f"homepage must be {HOMEPAGE}")
+    r.check(where, HOMEPAGE.split("://", 1)[1] in pkg.get("repository", {}).get("url", ""),
+            "repository.url must be the project's")
+    deps = pkg.get("optionalDependencies", {})
+    platforms = {n[len(NPM_SCOPE):] for n in deps if n.startswith(NPM_SCOPE)}
+    r.check(where, platforms == NPM_PLATFORMS and len(deps) == len(NPM_PLATFORMS),
+            f"optionalDependencies must be {sorted(NPM_SCOPE + p for p in NPM_PLATFORMS)}")
+    r.check(where, all(v == NPM_PLACEHOLDER for v in deps.values()),
+            f"optionalDependencies versions must be {NPM_PLACEHOLDER} (stamped at pack time)")
+    r.check(where, not pkg.get("dependencies"), "the client has no dependencies")
+    hooks = [s for s in pkg.get("scripts", {}) if s in ("preinstall", "install", "postinstall", "prepare")]
+    r.check(where, not hooks, f"no install scripts allowed: {hooks}")
+    for f in pkg.get("files", []):
+        r.check(where, (root / "clients/node" / f).is_file(), f"files lists {f}, which does not exist")
+    files = {f.lstrip("./") for f in pkg.get("files", [])}
+    for f in list(pkg.get("bin", {}).values()) + [pkg.get("main", ""), pkg.get("types", "")]:
+        r.check(where, f.lstrip("./") in files, f"{f} is not in files")
+    build = (root / "packaging/npm/build-packages.sh").read_text()
+    r.check("packaging/npm/build-packages.sh", "$(pkg_version)" in build, "must take the version from Cargo.toml (pkg_version)")
 
 
 def check_hash(r, where, value, release):
@@ -190,6 +274,9 @@ def main():
     check_rpm(r, root, v)
     check_container(r, root, v)
     check_scripts(r, root)
+    cargo = cargo_package(root)
+    check_pypi(r, root, cargo)
+    check_npm(r, root, cargo)
     for n in r.notes:
         print(f"note: {n}")
     for p in r.problems:
@@ -197,7 +284,8 @@ def main():
     if r.problems:
         print(f"check-consistency: {len(r.problems)} problem(s) against version {v}")
         return 1
-    print(f"check-consistency: all recipes carry version {v}, {HOMEPAGE} and the names {', '.join(NAMES)}")
+    print(f"check-consistency: all recipes carry version {v}, {HOMEPAGE} and the names {', '.join(NAMES)};"
+          " pyproject.toml and clients/node/package.json take it from Cargo.toml")
     return 0
 
 

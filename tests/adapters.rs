@@ -588,7 +588,7 @@ fn node_client_against_the_emulator() {
     client_round_trip(&mut env, |env, phase| {
         let mut cmd = Command::new("node");
         apply_env(&mut cmd, env);
-        cmd.env("CLIENT", repo_file("clients/node/bsn-credential-helper.js"))
+        cmd.env("CLIENT", repo_file("clients/node/index.js"))
             .env("BSN_CREDENTIAL_HELPER", bin())
             .args(["-e", NODE_SCRIPT, &env.emu.base_url(), phase]);
         run_with_stdin(cmd, "")

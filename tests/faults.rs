@@ -460,10 +460,14 @@ fn lock_held_elsewhere_blocks_renewal_but_not_a_cache_hit() {
     assert_eq!(code, 0);
     assert_eq!(v["source"], "cache");
     assert!(took < Duration::from_millis(900), "{took:?}");
-    // A renewal waits for it, then says which setting to raise.
+    // A renewal waits for it, then returns the still-valid token saying which setting to
+    // raise.
     let (code, v, err, _) = timed_get(&env, r#"{"force_refresh":true}"#);
-    assert_error(code, &v, "lock_timeout", 9);
-    assert!(err.contains("BSN_LOCK_TIMEOUT"), "{err}");
+    assert_eq!((code, v["source"].as_str()), (0, Some("cache")), "{err}");
+    assert!(
+        v["warning"].as_str().unwrap().contains("BSN_LOCK_TIMEOUT"),
+        "{v}"
+    );
     drop(lock);
     let (code, v, _) = env.get(r#"{"force_refresh":true}"#);
     assert_eq!(code, 0);
@@ -473,31 +477,32 @@ fn lock_held_elsewhere_blocks_renewal_but_not_a_cache_hit() {
 // ---------------------------------------------------------------------------------------
 // A cache that cannot be written
 
-fn assert_token_with_warning(out: &std::process::Output, what: &str) -> Value {
-    assert!(out.status.success(), "{what}: {}", stderr(out));
+fn assert_cache_error(out: &std::process::Output, what: &str) {
+    assert_eq!(out.status.code(), Some(10), "{what}: {}", stderr(out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["access_token"].is_string(), "{what}: {v}");
-    let warning = v["warning"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: {v}"));
-    assert!(warning.contains("not cached"), "{what}: {warning}");
-    assert!(stderr(out).contains("warning:"), "{what}: {}", stderr(out));
-    v
+    assert_eq!(v["error"]["code"], "cache", "{what}: {v}");
+    assert!(
+        stderr(out).contains("BSN_CACHE_DIR"),
+        "{what}: {}",
+        stderr(out)
+    );
 }
 
+/// A cache that cannot keep a token must not make every call mint one (BrightSign caps
+/// unexpired tokens per application): nothing is requested until the cache works.
 #[test]
-fn entry_path_taken_by_a_directory_still_returns_the_token_with_a_warning() {
+fn entry_path_taken_by_a_directory_is_a_cache_error_and_mints_nothing() {
     let env = TestEnv::new();
     env.token();
     let entry = env.cache_file("json").unwrap();
     std::fs::remove_file(&entry).unwrap();
     std::fs::create_dir(&entry).unwrap();
     std::fs::write(entry.join("keep"), "x").unwrap();
-    for round in 0..2 {
-        let out = env.run(&["get"], "");
-        let v = assert_token_with_warning(&out, "rename onto a directory");
-        assert_eq!(v["source"], "login", "round {round}");
+    let minted = env.stats().token_requests.client_credentials;
+    for _ in 0..2 {
+        assert_cache_error(&env.run(&["get"], ""), "rename onto a directory");
     }
+    assert_eq!(env.stats().token_requests.client_credentials, minted);
     assert!(entry.join("keep").exists(), "the directory is left alone");
     let leftovers = env.cache_files("tmp");
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
@@ -506,7 +511,7 @@ fn entry_path_taken_by_a_directory_still_returns_the_token_with_a_warning() {
 /// "Disk full": RLIMIT_FSIZE makes every write past 64 bytes fail with EFBIG (SIGXFSZ is
 /// ignored so it is an error, not a kill). Works as root, unlike a read-only directory.
 #[test]
-fn full_disk_still_returns_the_token_with_a_warning() {
+fn full_disk_is_a_cache_error_then_caches_normally_with_space_again() {
     use std::os::unix::process::CommandExt;
     let env = TestEnv::new();
     let mut cmd = env.cmd(&["get"]);
@@ -524,9 +529,8 @@ fn full_disk_still_returns_the_token_with_a_warning() {
             Ok(())
         });
     }
-    let out = run_with_stdin(cmd, "");
-    assert_token_with_warning(&out, "EFBIG");
-    assert!(env.cache_file("json").is_none(), "nothing half-written");
+    assert_cache_error(&run_with_stdin(cmd, ""), "EFBIG");
+    assert_eq!(env.stats().token_requests.client_credentials, 0);
     assert_eq!(env.cache_files("tmp"), Vec::<PathBuf>::new());
     // With space again, the next call caches normally.
     let (code, v, _) = env.get("");

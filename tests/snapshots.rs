@@ -158,13 +158,12 @@ fn protocol_answers() {
         })
         .collect();
     assert!(!locks.is_empty(), "lock files exist after the first get");
+    // The cached token is the rejected one, so nothing valid can be returned instead.
+    let (_, cached, _) = env.get("");
+    let rejected = serde_json::json!({ "rejected_token": cached["access_token"] }).to_string();
     case(
         "lock_timeout",
-        answer(
-            &env,
-            &[("BSN_LOCK_TIMEOUT", "1")],
-            r#"{"force_refresh":true}"#,
-        ),
+        answer(&env, &[("BSN_LOCK_TIMEOUT", "1")], &rejected),
     );
     drop(locks);
 

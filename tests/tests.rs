@@ -3,6 +3,7 @@
 mod util;
 
 mod adapters;
+mod at_most_once;
 mod bad_input;
 mod core;
 mod emulator;

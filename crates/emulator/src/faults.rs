@@ -26,6 +26,8 @@ pub enum FaultKind {
     Oversized,
     /// 200 claiming JSON, with a body that isn't.
     Garbage,
+    /// 401 with a JSON error: the token or its session is gone (Keycloak after a logout).
+    Unauthorized,
 }
 
 /// Which requests a fault may hit. Admin endpoints and `/stats` are never faulted, so a
@@ -148,6 +150,13 @@ impl Fault {
                 200,
                 "application/json",
                 "Gateway says hello: this is not JSON at all\n",
+            )),
+            FaultKind::Unauthorized => Reply::Send(Response::json(
+                401,
+                &serde_json::json!({
+                    "error": "invalid_token",
+                    "error_description": "Session not active (emulated fault)"
+                }),
             )),
         })
     }

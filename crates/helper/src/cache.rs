@@ -168,6 +168,13 @@ impl Cache {
                 path.display()
             ))
         })?;
+        if !file_is_ours(&file) {
+            // Someone else's file (or a FIFO, a device) could be held forever by its owner.
+            return Err(Error::cache(format!(
+                "lock file {} is not a regular file of yours; remove it, or set BSN_CACHE_DIR to a private directory",
+                path.display()
+            )));
+        }
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(1);
         loop {
@@ -264,13 +271,15 @@ fn remove_stale_temps(dir: &Path, stem: &str) {
     }
 }
 
-/// Opens without following a symlink at the last component and, when creating, with
-/// mode 0600.
+/// Opens without following a symlink at the last component, without blocking (a FIFO
+/// planted in place of a file would otherwise hang the open) and, when creating, with
+/// mode 0600. Callers check what they opened with `file_is_ours`.
 fn open_nofollow(opts: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW).mode(0o600);
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .mode(0o600);
     }
     #[cfg(windows)]
     {

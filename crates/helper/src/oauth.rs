@@ -175,11 +175,17 @@ pub fn request_token(
 
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
+    // The first cause is the one to report: later attempts may only say time ran out.
+    let mut first_cause: Option<String> = None;
     loop {
         let retry = |backoff: &mut Duration, after| {
             attempt < ATTEMPTS && http::wait(backoff, after, deadline)
         };
-        match http::send(&req, deadline, "BSN_TIMEOUT (timeout)") {
+        let outcome = match http::send(&req, deadline, "BSN_TIMEOUT (timeout)") {
+            Attempt::NotSent(why) => Attempt::NotSent(first_cause.get_or_insert(why).clone()),
+            other => other,
+        };
+        match outcome {
             Attempt::Done(status, bytes) => return token_answer(profile, grant, status, &bytes),
             Attempt::NotSent(why) if retry(&mut backoff, None) => {
                 crate::debug!("token request attempt {attempt} not sent ({why}); retrying");

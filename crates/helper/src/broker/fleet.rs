@@ -9,7 +9,8 @@
 //! (write-ahead). A local refresh token exists only for a session this host started on
 //! its own while Redis was unreachable; nobody else ever saw it.
 
-use super::{Locked, Outcome, client_secret, fallback, new_entry, usable};
+use super::renew::{Locked, REFRESH_MARGIN_MS, client_secret, fallback};
+use super::{Outcome, new_entry, usable};
 use crate::bsn::{self, SelectError};
 use crate::cache::Entry;
 use crate::config::{Grant, SharedCache};
@@ -160,7 +161,7 @@ impl Locked<'_> {
             && let Some(refresh_token) = entry.refresh_token.take()
             && entry
                 .refresh_expires_at_ms
-                .is_none_or(|t| t > now + super::REFRESH_MARGIN_MS)
+                .is_none_or(|t| t > now + REFRESH_MARGIN_MS)
         {
             // Write-ahead: the fleet forgets the refresh token before it is sent.
             entry.refresh_expires_at_ms = None;
@@ -168,14 +169,16 @@ impl Locked<'_> {
                 return Ok(Err(fenced(fleet)));
             };
             generation = g;
-            if let Some(result) = self.refresh(fleet, lock, generation, entry, &refresh_token)? {
+            if let Some(result) =
+                self.refresh_for_fleet(fleet, lock, generation, entry, &refresh_token)?
+            {
                 return Ok(result);
             }
         }
         self.login_and_publish(fleet, lock, generation, current, secret)
     }
 
-    fn refresh(
+    fn refresh_for_fleet(
         &self,
         fleet: &Fleet,
         lock: &FleetLock,

@@ -1,0 +1,497 @@
+//! "A refresh token is presented at most once, even when the helper is killed at any
+//! point", and "no URL, token, file or signal can crash, hang or inject" (protocol.md,
+//! Guarantees). Each test here fails without the mechanism it names.
+
+use crate::util::*;
+use bsn_credential_helper::cache::CacheKey;
+use bsn_emulator::{Fault, FaultKind, FaultTarget};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        sleep_ms(10);
+    }
+}
+
+fn spawn_get(env: &TestEnv, request: &str) -> Child {
+    let mut cmd = env.cmd(&["get"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(request.as_bytes()).unwrap();
+    drop(stdin);
+    child
+}
+
+fn entry(env: &TestEnv) -> Value {
+    let path = env.cache_file("json").expect("an entry");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Write-ahead: killed mid-refresh
+
+/// SIGKILL while the token endpoint holds the refresh request (it answers after 2 s, so
+/// the server has the token and will rotate it). Without the write-ahead the next call
+/// presents the same refresh token again.
+#[test]
+fn sigkill_mid_refresh_never_presents_a_refresh_token_twice() {
+    let env = TestEnv::new().password_grant();
+    env.token();
+    for round in 1..=4u64 {
+        env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
+        let served_before = env.stats().faults_served;
+        let mut child = spawn_get(&env, r#"{"force_refresh":true}"#);
+        wait_until(
+            "the refresh to reach the endpoint",
+            Duration::from_secs(10),
+            || env.stats().faults_served > served_before,
+        );
+        child.kill().unwrap();
+        let _ = child.wait();
+        // The emulator finishes the request it holds, rotating the token.
+        sleep_ms(2_300);
+        // The next renewal must not present the token the killed call sent.
+        let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+        assert_eq!(code, 0, "round {round}: {err}");
+        assert_eq!(
+            v["source"], "login",
+            "round {round}: the spent token is not used: {v}"
+        );
+        let stats = env.stats();
+        assert_eq!(stats.refresh_tokens_reused, 0, "round {round}");
+        assert_eq!(stats.sessions_ended_by_reuse, 0, "round {round}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A refresh that never left the machine keeps its token
+
+/// Copies the env's entry to the cache key of `token_url`, so one session can be tried
+/// against an endpoint that fails before anything is sent.
+fn seed_entry_for(env: &TestEnv, token_url: &str) -> PathBuf {
+    let mut e = entry(env);
+    e["key"]["token_url"] = Value::String(token_url.to_string());
+    let key: CacheKey = serde_json::from_value(e["key"].clone()).unwrap();
+    let path = env.cache_dir().join(format!("{}.json", key.stem()));
+    std::fs::write(&path, serde_json::to_vec(&e).unwrap()).unwrap();
+    path
+}
+
+fn refresh_token_in(path: &PathBuf) -> Value {
+    let e: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    e["refresh_token"].clone()
+}
+
+/// A TLS server whose certificate nobody trusts (openssl, from the distribution).
+struct UntrustedTls {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl UntrustedTls {
+    fn start() -> UntrustedTls {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is installed (.ci/run installs it)");
+        assert!(made.success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(port.to_string())
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("openssl s_server", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        UntrustedTls {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for UntrustedTls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Answers anything with `400 Bad Request` at once, as nginx does to a TLS ClientHello.
+fn plain_http_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn refresh_failing_before_it_is_sent_keeps_the_refresh_token_and_names_the_cause() {
+    let env = TestEnv::new().password_grant();
+    env.token();
+    let tls = UntrustedTls::start();
+    let plain_port = plain_http_server();
+    let cases = [
+        (
+            "https://host-that-does-not-exist.invalid/token".to_string(),
+            "could not be resolved",
+        ),
+        (
+            format!("https://localhost:{}/token", tls.port),
+            "SSL_CERT_FILE",
+        ),
+        (
+            format!("https://127.0.0.1:{plain_port}/token"),
+            "does not speak TLS",
+        ),
+    ];
+    for (url, cause) in cases {
+        let path = seed_entry_for(&env, &url);
+        let before = refresh_token_in(&path);
+        let mut cmd = env.cmd(&["get"]);
+        cmd.env("BSN_TOKEN_URL", &url).env("BSN_TIMEOUT", "5");
+        let out = run_with_stdin(cmd, r#"{"force_refresh":true}"#);
+        let err = stderr(&out);
+        assert!(err.contains(cause), "{url}: {err}");
+        assert_eq!(refresh_token_in(&path), before, "{url}: token kept");
+        assert!(before.is_string());
+    }
+    // The kept token is good: the real endpoint accepts it (no reuse, no new login).
+    let logins = env.stats().token_requests.password;
+    let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+    assert_eq!((code, v["source"].as_str()), (0, Some("refresh")), "{err}");
+    assert_eq!(env.stats().token_requests.password, logins);
+    assert_eq!(env.stats().refresh_tokens_reused, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// A cache that cannot be written never sends a refresh token nor mints a token per call
+
+fn full_disk(env: &TestEnv, request: &str) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = env.cmd(&["get"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    run_with_stdin(cmd, request)
+}
+
+#[test]
+fn full_disk_with_a_user_session_sends_nothing_and_keeps_the_refresh_token() {
+    let env = TestEnv::new().password_grant();
+    env.token();
+    let before = entry(&env);
+    let requests = env.stats().token_requests;
+    for _ in 0..3 {
+        let out = full_disk(&env, r#"{"force_refresh":true}"#);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["source"], "cache", "{v}");
+        assert!(
+            v["warning"].as_str().unwrap().contains("BSN_CACHE_DIR"),
+            "{v}"
+        );
+    }
+    let after = env.stats().token_requests;
+    assert_eq!(
+        (after.password, after.refresh_token),
+        (requests.password, requests.refresh_token),
+        "nothing was sent"
+    );
+    assert_eq!(entry(&env)["refresh_token"], before["refresh_token"]);
+}
+
+#[test]
+fn unwritable_cache_without_a_valid_token_is_a_cache_error_and_mints_nothing() {
+    let env = TestEnv::new();
+    for _ in 0..3 {
+        let out = full_disk(&env, "");
+        assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["error"]["code"], "cache");
+        assert!(stderr(&out).contains("BSN_CACHE_DIR"), "{}", stderr(&out));
+    }
+    assert_eq!(env.stats().token_requests.client_credentials, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Token answers are validated before they are stored or printed
+
+/// A token endpoint that answers `body` to every request and records what it was sent.
+fn recording_endpoint(body: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .to_ascii_lowercase()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").map(str::to_string))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if rest.len() >= len {
+                        log.lock().unwrap().push(rest.to_string());
+                        break;
+                    }
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://127.0.0.1:{port}/token"), seen)
+}
+
+/// Any answer to a refresh that is not a usable Bearer token spends the refresh token.
+#[test]
+fn unusable_answers_to_a_refresh_spend_its_token() {
+    let answers = [
+        r#"{"access_token":"x","token_type":"mac","expires_in":300,"refresh_token":"r2"}"#,
+        r#"{"access_token":"a\r\nhost=evil","expires_in":300,"refresh_token":"r2"}"#,
+        r#"{"access_token":"x","expires_in":0,"refresh_token":"r2"}"#,
+    ];
+    for body in answers {
+        let mut env = TestEnv::new().password_grant();
+        env.token();
+        let (url, seen) = recording_endpoint(body.to_string());
+        let path = seed_entry_for(&env, &url);
+        let rt = refresh_token_in(&path);
+        let rt = rt.as_str().unwrap();
+        env.set("BSN_TOKEN_URL", &url);
+        for _ in 0..2 {
+            let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+            assert!(code != 0 || v["warning"].is_string(), "{body}: {v}");
+            assert!(!err.contains('\r') && !err.contains("host=evil\n"), "{err}");
+            assert!(
+                !serde_json::to_string(&v).unwrap().contains("host=evil"),
+                "{v}"
+            );
+        }
+        let form = format!("refresh_token={rt}");
+        let presented = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b.contains(&form))
+            .count();
+        assert_eq!(
+            presented, 1,
+            "{body}: the refresh token was sent {presented} times"
+        );
+    }
+}
+
+#[test]
+fn huge_lifetimes_are_capped_and_header_output_cannot_be_injected() {
+    let (url, _) = recording_endpoint(
+        r#"{"access_token":"ok-token","expires_in":18446744073709551615,"token_type":"Bearer"}"#
+            .to_string(),
+    );
+    let mut env = TestEnv::new();
+    env.set("BSN_TOKEN_URL", &url);
+    env.set("BSN_NETWORK", "");
+    let (code, v, err) = env.get("");
+    assert_eq!(code, 0, "{err}");
+    assert!(v["expires_in"].as_u64().unwrap() <= 24 * 3600, "{v}");
+    let (url, _) =
+        recording_endpoint(r#"{"access_token":"a\r\nX-Evil: 1","expires_in":300}"#.to_string());
+    env.set("BSN_TOKEN_URL", &url);
+    let out = env.run(&["header"], "");
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("X-Evil"), "{}", stdout(&out));
+}
+
+// ---------------------------------------------------------------------------------------
+// No panic, no abort: malformed URLs
+
+#[test]
+fn malformed_urls_are_config_errors_with_json_never_an_abort() {
+    for url in [
+        "https://a:99999/t",
+        "https://[::1/t",
+        "https://host:1:2/t",
+        "https://a b/t",
+        "https://a\u{7}b/t",
+    ] {
+        for var in ["BSN_TOKEN_URL", "BSN_API_URL"] {
+            let mut env = TestEnv::new();
+            env.set(var, url);
+            let (code, v, err) = env.get("");
+            assert_eq!(code, 3, "{var}={url:?}: {err}");
+            assert_eq!(v["error"]["code"], "config", "{v}");
+            assert!(err.contains(var), "{err}");
+            assert!(!err.contains('\u{7}'), "{err}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Local files: a FIFO never hangs a call
+
+#[test]
+fn fifo_in_place_of_the_entry_or_lock_never_hangs() {
+    let env = TestEnv::new();
+    env.token();
+    let entry = env.cache_file("json").unwrap();
+    let lock = env.cache_file("lock").unwrap();
+    for path in [&entry, &lock] {
+        std::fs::remove_file(path).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut child = spawn_get(&env, r#"{"force_refresh":true}"#);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                panic!("{}: the call hung", path.display());
+            }
+            sleep_ms(20);
+        };
+        if path == &entry {
+            assert_eq!(status.code(), Some(0), "{}", path.display());
+        } else {
+            // Not a regular file of ours: refused, naming the file.
+            assert_eq!(status.code(), Some(10));
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            assert!(err.contains("lock file"), "{err}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Network selection: a refused new token means a renewal, not a stuck state
+
+#[test]
+fn token_refused_during_network_selection_renews_once_and_selects_again() {
+    let env = TestEnv::new();
+    env.emu
+        .inject(Fault::new(FaultKind::Unauthorized).target(FaultTarget::Api));
+    let (code, v, err) = env.get("");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["source"], "login");
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.client_credentials, 2, "one renewal");
+    assert_eq!(stats.network_selections, 1);
+    // Refused every time: an error after one renewal, never a loop.
+    env.emu.inject(
+        Fault::new(FaultKind::Unauthorized)
+            .target(FaultTarget::Api)
+            .count(5),
+    );
+    let (code, v, _) = env.get(r#"{"force_refresh":true}"#);
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (11, Some("network_selection"))
+    );
+    assert_eq!(env.stats().token_requests.client_credentials, 4);
+}
+
+// ---------------------------------------------------------------------------------------
+// Nothing raw echoed; exec keeps our secrets to itself
+
+#[test]
+fn control_characters_in_a_requested_profile_are_escaped() {
+    let env = TestEnv::new();
+    let out = env.run(&["get"], r#"{"profile":"a\u001b[31mb\nusername=x"}"#);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+}
+
+#[test]
+fn exec_removes_the_helpers_secrets_unless_asked_to_keep_them() {
+    let mut env = TestEnv::new();
+    env.set("BSN_PASSWORD", "pw-for-exec-test");
+    let script = r#"printf '%s|%s|%s' "${BSN_CLIENT_SECRET-unset}" "${BSN_PASSWORD-unset}" "${#BSN_ACCESS_TOKEN}""#;
+    let out = env.run(&["exec", "--", "sh", "-c", script], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("unset|unset|"), "{text}");
+    assert_ne!(text, "unset|unset|0");
+    let out = env.run(&["exec", "--keep-secrets", "--", "sh", "-c", script], "");
+    assert!(
+        stdout(&out).starts_with("demo-secret|pw-for-exec-test|"),
+        "{}",
+        stdout(&out)
+    );
+}
