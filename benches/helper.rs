@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "helper/fleet.rs"]
+mod fleet;
+
 struct Env {
     emu: Emulator,
     home: PathBuf,
@@ -210,7 +213,7 @@ fn main() {
         out.push('\n');
     };
 
-    let env = Env::new(300, &bin, "hit");
+    let mut env = Env::new(300, &bin, "hit");
     env.run(&["token"]);
     // Floors: spawning a trivial process (same environment, pipes and wait as the helper
     // runs get), and the in-process cache read.
@@ -249,6 +252,7 @@ fn main() {
     );
     let hit_get = summarize((0..runs).map(|_| env.run(&["get"]).0).collect());
     let hit_token = summarize((0..runs).map(|_| env.run(&["token"]).0).collect());
+    let hit_fleet = fleet::hit_with_fleet_on(&mut env, runs);
 
     // Slow path: a new login + network selection, and a refresh (password grant).
     let renewals = 50;
@@ -280,6 +284,7 @@ fn main() {
         .iter()
         .map(|&n| (n, storm(&bin, n)))
         .collect();
+    let fleet_storm = fleet::fleet_storm(&bin, 4, 32);
 
     line("# bsn-credential-helper benchmark".into());
     line(String::new());
@@ -335,6 +340,9 @@ fn main() {
         ms(refresh.median),
         ms(refresh.p99)
     ));
+    for row in fleet::rows(&hit_fleet, &fleet_storm) {
+        line(row);
+    }
     for (n, (requests, tokens, s)) in &storms {
         line(format!(
             "| storm of {n} right after expiry | {} | {} | {requests} token request(s), {tokens} distinct token(s) |",
