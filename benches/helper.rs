@@ -1,9 +1,14 @@
-//! `cargo bench --bench helper`: latency, storm and memory figures of the release binary
-//! against the in-process emulator, printed as markdown (benches/RESULTS.md holds a run).
+//! `cargo bench --bench helper`: start-up, latency, storm and memory figures of the packaged
+//! binary against the in-process emulator, printed as markdown (benches/RESULTS.md holds a
+//! run).
 //!
-//! It builds `target/release/bsn-credential-helper` first (`cargo build --release`, a no-op
-//! when fresh) and runs it as a separate process with a clean environment, as users do.
-//! Env: BENCH_RUNS (cache-hit runs, default 500).
+//! It builds two helpers and runs each as a separate process with a clean environment, as
+//! users do: the packaged one (`packaging/build-release.sh`, glibc static-pie on
+//! x86_64-unknown-linux-gnu, unpacked from the tarball in target/bench/dist) and the dynamic
+//! `cargo build --release` one (what `cargo install` and the RPM give). It also builds a
+//! minimal Rust program (read a file, print it) both ways with rustc into target/bench/, and
+//! times the cache hit of both helpers against it and `/bin/true`, interleaved in one run.
+//! Env: BENCH_RUNS (rounds of the start-up table and in-process reads, default 500).
 
 use bsn_credential_helper::cache::Cache;
 use bsn_credential_helper::{broker, config};
@@ -90,8 +95,13 @@ impl Env {
     }
 
     /// Peak RSS in KiB of one invocation, from wait4's rusage of exactly that child.
-    #[allow(clippy::zombie_processes)] // reaped by wait4, which std cannot do
     fn peak_rss_kib(&self, args: &[&str]) -> i64 {
+        self.rusage(args).ru_maxrss
+    }
+
+    /// wait4's rusage of exactly one invocation.
+    #[allow(clippy::zombie_processes)] // reaped by wait4, which std cannot do
+    fn rusage(&self, args: &[&str]) -> libc::rusage {
         let child = self
             .cmd(args)
             .stdout(Stdio::null())
@@ -107,7 +117,7 @@ impl Env {
             rusage
         };
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        rusage.ru_maxrss
+        rusage
     }
 }
 
@@ -146,6 +156,14 @@ fn shell(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
+fn target_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// The dynamically linked release build: what `cargo install` and the RPM spec give.
 fn release_binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -161,10 +179,117 @@ fn release_binary() -> PathBuf {
         .status()
         .expect("run cargo build --release");
     assert!(status.success(), "cargo build --release failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target.join("release").join("bsn-credential-helper")
+    target_dir().join("release").join("bsn-credential-helper")
+}
+
+/// The binary of the release tarball, built by `packaging/build-release.sh` (glibc static-pie
+/// on x86_64-unknown-linux-gnu; the .deb carries the same bytes) and unpacked from it.
+fn packaged_binary() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = target_dir();
+    let bench = target.join("bench");
+    let dist = bench.join("dist");
+    let status = Command::new("bash")
+        .arg(root.join("packaging/build-release.sh"))
+        .arg(&target)
+        .env("DIST_DIR", &dist)
+        .env_remove("CARGO_TARGET_DIR")
+        .current_dir(root)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run packaging/build-release.sh");
+    assert!(status.success(), "packaging/build-release.sh failed");
+    let name = format!("bsn-credential-helper-{}-", env!("CARGO_PKG_VERSION"));
+    let tarball = std::fs::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let f = p.file_name().unwrap().to_string_lossy();
+            f.starts_with(&name) && f.ends_with(".tar.gz")
+        })
+        .expect("a release tarball in target/bench/dist");
+    let unpacked = bench.join("packaged");
+    let _ = std::fs::remove_dir_all(&unpacked);
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar -xzf {}", tarball.display());
+    let base = tarball
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".tar.gz", "");
+    unpacked.join(base).join("bin/bsn-credential-helper")
+}
+
+/// The smallest Rust program that does what a cache hit does at its core: read a small file
+/// and print it. Built here with rustc (the helper's opt-level, panic and strip settings),
+/// once dynamically linked and once as glibc static-pie.
+fn minimal_rust() -> (PathBuf, PathBuf) {
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("cat_file.rs");
+    std::fs::write(
+        &src,
+        "use std::io::Write;\n\
+         fn main() {\n\
+         \x20   let path = std::env::args_os().nth(1).expect(\"usage: cat_file FILE\");\n\
+         \x20   let data = std::fs::read(path).expect(\"read\");\n\
+         \x20   std::io::stdout().write_all(&data).expect(\"write\");\n\
+         }\n",
+    )
+    .unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let build = |out: &str, extra: &[&str]| -> PathBuf {
+        let path = dir.join(out);
+        let status = Command::new(&rustc)
+            .args([
+                "--edition",
+                "2024",
+                "-C",
+                "opt-level=3",
+                "-C",
+                "panic=abort",
+            ])
+            .args(["-C", "strip=symbols"])
+            .args(extra)
+            .arg("-o")
+            .arg(&path)
+            .arg(&src)
+            .status()
+            .expect("run rustc");
+        assert!(status.success(), "rustc {out} failed");
+        path
+    };
+    (
+        build("cat_file-dynamic", &[]),
+        build("cat_file-static", &["-C", "target-feature=+crt-static"]),
+    )
+}
+
+/// How an ELF executable is linked, from its header and program headers: "static-pie"
+/// (ET_DYN, no PT_INTERP), "static" (ET_EXEC, no PT_INTERP) or "dynamic" (has PT_INTERP).
+fn linkage(path: &Path) -> &'static str {
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF", "{} is not ELF", path.display());
+    assert_eq!(elf[4], 2, "64-bit ELF only");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+    let (kind, phoff, phentsize, phnum) = (u16_at(16), u64_at(32), u16_at(54), u16_at(56));
+    let interp = (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) == 3 // PT_INTERP
+    });
+    match (interp, kind) {
+        (true, _) => "dynamic",
+        (false, 3) => "static-pie",
+        (false, _) => "static",
+    }
 }
 
 /// N processes at once right after expiry: token requests the emulator saw, distinct
@@ -201,12 +326,22 @@ fn storm(bin: &Path, n: usize) -> (u64, usize, Summary) {
     )
 }
 
+/// One program of the side-by-side start-up comparison.
+struct Contender {
+    label: String,
+    program: PathBuf,
+    args: Vec<String>,
+}
+
 fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let bin = release_binary();
+    let load_at_start = shell("cut -d' ' -f1 /proc/loadavg");
+    let dynamic_bin = release_binary();
+    let bin = packaged_binary();
+    let (cat_dynamic, cat_static) = minimal_rust();
     let mut out = String::new();
     let mut line = |s: String| {
         out.push_str(&s);
@@ -215,14 +350,60 @@ fn main() {
 
     let mut env = Env::new(300, &bin, "hit");
     env.run(&["token"]);
-    // Floors: spawning a trivial process (same environment, pipes and wait as the helper
-    // runs get), and the in-process cache read.
-    let truth = Path::new("/bin/true");
-    let spawn_floor = summarize(
-        (0..runs)
-            .map(|_| env.run_cmd(env.cmd_of(truth, &[]), &["/bin/true"]).0)
-            .collect(),
+    let entry = std::fs::read_dir(env.home.join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("the cache entry the binary wrote");
+    let entry_arg = entry.display().to_string();
+    let (_, printed) = env.run_cmd(env.cmd_of(&cat_static, &[&entry_arg]), &["cat_file"]);
+    assert_eq!(
+        printed.as_bytes(),
+        std::fs::read(&entry).unwrap(),
+        "cat_file prints the file"
     );
+
+    // Start-up, side by side: one run of each program per round, round after round, so load
+    // from elsewhere on the machine falls on all of them alike. Same environment, pipes and
+    // wait for every program (Env::cmd_of).
+    let helper = |label: &str, program: &Path, verb: &str| Contender {
+        label: label.into(),
+        program: program.to_path_buf(),
+        args: vec![verb.into()],
+    };
+    let cat = |label: &str, program: &Path| Contender {
+        label: label.into(),
+        program: program.to_path_buf(),
+        args: vec![entry_arg.clone()],
+    };
+    let contenders = [
+        Contender {
+            label: "`/bin/true`".into(),
+            program: "/bin/true".into(),
+            args: vec![],
+        },
+        cat("minimal Rust: read the cache file, print it", &cat_dynamic),
+        cat("minimal Rust: read the cache file, print it", &cat_static),
+        helper(
+            "cache hit `get`, `cargo build --release`",
+            &dynamic_bin,
+            "get",
+        ),
+        helper("cache hit `get`, packaged (tarball/.deb)", &bin, "get"),
+        helper("cache hit `token`, packaged (tarball/.deb)", &bin, "token"),
+    ];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); contenders.len()];
+    for _ in 0..runs {
+        for (c, s) in contenders.iter().zip(samples.iter_mut()) {
+            let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+            s.push(env.run_cmd(env.cmd_of(&c.program, &args), &args).0);
+        }
+    }
+    let startup: Vec<Summary> = samples.into_iter().map(summarize).collect();
+    let [truth, cat_dyn, cat_sta, hit_dyn, hit_get, hit_token] =
+        [0, 1, 2, 3, 4, 5].map(|i| &startup[i]);
+
+    // In-process floor: the cache read alone.
     let env_of = |name: &str| -> Option<String> {
         match name {
             "BSN_CACHE_DIR" => Some(env.home.join("cache").display().to_string()),
@@ -250,11 +431,9 @@ fn main() {
             })
             .collect(),
     );
-    let hit_get = summarize((0..runs).map(|_| env.run(&["get"]).0).collect());
-    let hit_token = summarize((0..runs).map(|_| env.run(&["token"]).0).collect());
     let hit_fleet = fleet::hit_with_fleet_on(&mut env, runs);
 
-    // Slow path: a new login + network selection, and a refresh (password grant).
+    // Slow path, packaged binary: a new login + network selection, and a refresh.
     let renewals = 50;
     let login = summarize(
         (0..renewals)
@@ -278,7 +457,18 @@ fn main() {
     let rss_hit = env.peak_rss_kib(&["token"]);
     let rss_login = env.peak_rss_kib(&["token", "--force-refresh"]);
     let rss_refresh = session.peak_rss_kib(&["token", "--force-refresh"]);
+    let dynamic_env = Env::new(300, &dynamic_bin, "hit-dynamic");
+    dynamic_env.run(&["token"]);
+    let rss_hit_dynamic = dynamic_env.peak_rss_kib(&["token"]);
+    // Minor page faults of one cache hit: the median of 21 runs of each build.
+    let faults = |e: &Env| {
+        let mut v: Vec<i64> = (0..21).map(|_| e.rusage(&["token"]).ru_minflt).collect();
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (faults_hit, faults_hit_dynamic) = (faults(&env), faults(&dynamic_env));
     let size = std::fs::metadata(&bin).unwrap().len();
+    let size_dynamic = std::fs::metadata(&dynamic_bin).unwrap().len();
 
     let storms: Vec<_> = [1, 8, 32, 128]
         .iter()
@@ -286,13 +476,21 @@ fn main() {
         .collect();
     let fleet_storm = fleet::fleet_storm(&bin, 4, 32);
 
+    let rel = |p: &Path| {
+        p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let ratio = |a: &Summary, b: &Summary| a.median.as_secs_f64() / b.median.as_secs_f64();
     line("# bsn-credential-helper benchmark".into());
     line(String::new());
     line(format!(
-        "Command: `cargo bench --bench helper` (release binary `{}`, in-process emulator on loopback, {runs} runs per cache-hit row, {renewals} per renewal row).",
-        bin.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-            .unwrap_or(&bin)
-            .display()
+        "Command: `cargo bench --bench helper`. Packaged binary: `{}` ({}, built by `packaging/build-release.sh` and unpacked from its tarball); dynamic build: `{}` ({}). In-process emulator on loopback; {runs} rounds for the start-up table, {renewals} runs per renewal row.",
+        rel(&bin),
+        linkage(&bin),
+        rel(&dynamic_bin),
+        linkage(&dynamic_bin),
     ));
     line(String::new());
     line("Machine:".into());
@@ -303,32 +501,63 @@ fn main() {
         shell("lscpu | grep 'Model name' | sed 's/Model name: *//'")
     ));
     line(format!("- kernel: {}", shell("uname -sr")));
+    line(format!("- glibc: {}", shell("ldd --version | head -n 1")));
     line(format!("- rustc: {}", shell("rustc -V")));
-    line(format!("- date: {}", shell("date -u +%Y-%m-%dT%H:%M:%SZ")));
+    line(format!(
+        "- date: {} (load average {load_at_start} when started)",
+        shell("date -u +%Y-%m-%dT%H:%M:%SZ")
+    ));
+    line(String::new());
+    line(format!(
+        "Start-up, side by side ({runs} rounds; each round runs every row once, in this order):"
+    ));
+    line(String::new());
+    line(
+        "| program | linkage | median | p99 | × `/bin/true` | × minimal Rust, same linkage |"
+            .into(),
+    );
+    line("|---|---|---|---|---|---|".into());
+    let minimal_for = |p: &Path| {
+        if linkage(p) == "dynamic" {
+            cat_dyn
+        } else {
+            cat_sta
+        }
+    };
+    for (c, s) in contenders.iter().zip(&startup) {
+        let vs_minimal = if c.program == Path::new("/bin/true")
+            || c.program == cat_dynamic
+            || c.program == cat_static
+        {
+            "—".to_string()
+        } else {
+            format!("{:.2}×", ratio(s, minimal_for(&c.program)))
+        };
+        line(format!(
+            "| {} | {} | {} | {} | {:.2}× | {vs_minimal} |",
+            c.label,
+            linkage(&c.program),
+            ms(s.median),
+            ms(s.p99),
+            ratio(s, truth),
+        ));
+    }
+    line(String::new());
+    line(format!(
+        "Packaged cache hit (`get`) = {:.2}× the dynamic build's; minimal Rust {} = {:.2}× its dynamic build.",
+        ratio(hit_get, hit_dyn),
+        linkage(&cat_static),
+        ratio(cat_sta, cat_dyn),
+    ));
+    line(String::new());
+    line("Packaged binary:".into());
     line(String::new());
     line("| measurement | median | p99 | notes |".into());
     line("|---|---|---|---|".into());
     line(format!(
-        "| floor: spawn `/bin/true` | {} | {} | process creation + exec + wait, same env and pipes |",
-        ms(spawn_floor.median),
-        ms(spawn_floor.p99)
-    ));
-    line(format!(
         "| floor: in-process `Cache::read` | {} | {} | stat + open + read + parse of the entry |",
         us(read_floor.median),
         us(read_floor.p99)
-    ));
-    line(format!(
-        "| cache hit: `get` | {} | {} | {:.2}× the spawn floor |",
-        ms(hit_get.median),
-        ms(hit_get.p99),
-        hit_get.median.as_secs_f64() / spawn_floor.median.as_secs_f64()
-    ));
-    line(format!(
-        "| cache hit: `token` | {} | {} | {:.2}× the spawn floor |",
-        ms(hit_token.median),
-        ms(hit_token.p99),
-        hit_token.median.as_secs_f64() / spawn_floor.median.as_secs_f64()
     ));
     line(format!(
         "| renewal: login + network selection (`token --force-refresh`, client credentials) | {} | {} | 2 HTTP round trips, fsync'd write ×2 |",
@@ -351,44 +580,52 @@ fn main() {
         ));
     }
     line(String::new());
-    line("| resource | value |".into());
-    line("|---|---|".into());
+    let mib = |kib: i64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    line("| resource | packaged | dynamic build |".into());
+    line("|---|---|---|".into());
     line(format!(
-        "| peak RSS, cache hit (`token`) | {:.1} MiB |",
-        rss_hit as f64 / 1024.0
+        "| peak RSS, cache hit (`token`) | {} | {} |",
+        mib(rss_hit),
+        mib(rss_hit_dynamic)
     ));
     line(format!(
-        "| peak RSS, renewal: login + network selection | {:.1} MiB |",
-        rss_login as f64 / 1024.0
+        "| minor page faults, cache hit (`token`, median of 21) | {faults_hit} | {faults_hit_dynamic} |"
     ));
     line(format!(
-        "| peak RSS, renewal: refresh | {:.1} MiB |",
-        rss_refresh as f64 / 1024.0
+        "| peak RSS, renewal: login + network selection | {} | |",
+        mib(rss_login)
     ));
     line(format!(
-        "| binary size (release, stripped, LTO) | {:.2} MiB |",
-        size as f64 / 1024.0 / 1024.0
+        "| peak RSS, renewal: refresh | {} | |",
+        mib(rss_refresh)
+    ));
+    line(format!(
+        "| binary size (release, stripped, LTO) | {:.2} MiB | {:.2} MiB |",
+        size as f64 / 1024.0 / 1024.0,
+        size_dynamic as f64 / 1024.0 / 1024.0
     ));
     line(String::new());
 
     let storm128 = &storms[3].1;
     let rss_max = rss_hit.max(rss_login).max(rss_refresh);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
-    line("Targets (issue 4):".into());
+    let slowest_hit = if hit_get.median > hit_token.median {
+        hit_get
+    } else {
+        hit_token
+    };
+    line("Targets (issue 4), packaged binary:".into());
     line(String::new());
     line(format!(
         "- cache hit ≤ 2 ms median: {} (`get` {}, `token` {})",
-        verdict(
-            hit_get.median <= Duration::from_millis(2)
-                && hit_token.median <= Duration::from_millis(2)
-        ),
+        verdict(slowest_hit.median <= Duration::from_millis(2)),
         ms(hit_get.median),
         ms(hit_token.median)
     ));
     line(format!(
         "- cache hit within 2× the spawn floor: {} ({:.2}×)",
-        verdict(hit_get.median.max(hit_token.median) <= spawn_floor.median * 2),
-        hit_get.median.max(hit_token.median).as_secs_f64() / spawn_floor.median.as_secs_f64()
+        verdict(slowest_hit.median <= truth.median * 2),
+        ratio(slowest_hit, truth)
     ));
     line(format!(
         "- storm of 128 → one token request, p99 < 500 ms: {} ({} request(s), p99 {})",

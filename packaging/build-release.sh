@@ -8,6 +8,11 @@
 #
 # Environment:
 #   TARGET        target triple to build for (default: the host's); passed to cargo --target
+#   LINK          static or dynamic (default: static for x86_64-unknown-linux-gnu, dynamic
+#                 elsewhere). static builds a glibc static-pie (-C target-feature=+crt-static
+#                 with --target, so build scripts and proc-macros stay dynamic) into
+#                 CARGO_TARGET_DIR/<triple>/release, and fails unless readelf shows ELF type
+#                 DYN with no interpreter and no NEEDED library.
 #   DIST_DIR      where archives go (default: <repo>/dist)
 #   SKIP_BUILD=1  package the binary already in the target dir instead of running cargo
 #   BSN_GEN_BIN   a binary that runs on this machine, used to generate the man page and
@@ -26,14 +31,32 @@ version=$(pkg_version)
 host=$(host_triple)
 triple=${TARGET:-$host}
 
+link=${LINK:-}
+if [[ -z $link ]]; then
+    case $triple in
+        x86_64-unknown-linux-gnu) link=static ;;
+        *) link=dynamic ;;
+    esac
+fi
+case $link in
+    static) [[ $triple == *-linux-gnu* ]] || die "LINK=static is for *-linux-gnu targets, not $triple" ;;
+    dynamic) ;;
+    *) die "LINK must be static or dynamic, not '$link'" ;;
+esac
+
 cargo_args=(build --release --locked --target-dir "$target_dir")
 bin_dir=$target_dir/release
-if [[ -n ${TARGET:-} ]]; then
-    cargo_args+=(--target "$TARGET")
-    bin_dir=$target_dir/$TARGET/release
+if [[ -n ${TARGET:-} || $link == static ]]; then
+    # With --target, RUSTFLAGS reach only the target's crates: build scripts and proc-macros
+    # (which cannot be static) are built as usual.
+    cargo_args+=(--target "$triple")
+    bin_dir=$target_dir/$triple/release
+fi
+if [[ $link == static ]]; then
+    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
 fi
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-    note "cargo ${cargo_args[*]}"
+    note "${RUSTFLAGS:+RUSTFLAGS=\"$RUSTFLAGS\" }cargo ${cargo_args[*]}"
     cargo "${cargo_args[@]}"
 fi
 
@@ -42,6 +65,13 @@ exe=
 if [[ $triple == *windows* ]]; then windows=1; exe=.exe; fi
 bin=$bin_dir/$PKG_NAME$exe
 [[ -x $bin ]] || die "no binary at $bin (build failed, or SKIP_BUILD=1 without a build)"
+if [[ $triple == *-linux-* ]]; then
+    kind=$(elf_link_kind "$bin")
+    if [[ $link == static && $kind != static-pie ]]; then
+        die "$bin is $kind, not static-pie (LINK=static)"
+    fi
+    note "$bin: $kind"
+fi
 
 gen=${BSN_GEN_BIN:-$bin}
 if [[ $triple != "$host" && -z ${BSN_GEN_BIN:-} ]]; then

@@ -63,3 +63,22 @@ source_date_epoch() {
         date +%s
     fi
 }
+
+# How FILE (an ELF executable) is linked, from its program headers and dynamic section:
+#   static-pie  position-independent (ELF type DYN), no program interpreter, no NEEDED libraries
+#   static      fixed-address (EXEC), no interpreter, no NEEDED libraries
+#   dynamic     has a program interpreter (ld.so) or needs shared libraries
+# Needs readelf (binutils).
+elf_link_kind() {
+    local file=$1 headers type
+    command -v readelf >/dev/null || die "readelf (binutils) is required to inspect $file"
+    headers=$(LC_ALL=C readelf -h -l -d "$file") || die "readelf cannot read $file"
+    type=$(sed -n 's/^ *Type: *\([A-Z]*\).*/\1/p' <<<"$headers" | head -n 1)
+    if grep -q 'INTERP\|(NEEDED)' <<<"$headers"; then
+        echo dynamic
+    elif [[ $type == DYN ]]; then
+        echo static-pie
+    else
+        echo static
+    fi
+}

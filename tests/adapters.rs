@@ -1,7 +1,9 @@
 //! Host-tool adapters end to end: the real binary against the emulator, driven by the real
 //! git, python3 and node where they exist, plus the Docker and Bazel wire formats.
 
-use crate::util::{TestEnv, apply_env, bin, run_with_stdin, sleep_ms, stderr, stdout, storm};
+use crate::util::{
+    TestEnv, apply_env, bin, require, run_with_stdin, sleep_ms, stderr, stdout, storm,
+};
 use bsn_emulator::{Emulator, EmulatorConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -173,8 +175,8 @@ fn git_version() -> (u32, u32) {
 
 #[test]
 fn git_bearer_authtype_with_real_git() {
-    if git_version() < (2, 46) {
-        eprintln!("skipped: git before 2.46 does not pass capability[]=authtype to helpers");
+    // git before 2.46 does not pass capability[]=authtype to helpers.
+    if !require("git 2.46 or later", git_version() >= (2, 46)) {
         return;
     }
     let env = TestEnv::new();
@@ -537,8 +539,7 @@ print(after)
 
 #[test]
 fn python_client_against_the_emulator() {
-    if !have("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !require("python3", have("python3")) {
         return;
     }
     let mut env = TestEnv::new();
@@ -580,8 +581,7 @@ const [api, phase] = process.argv.slice(1);
 
 #[test]
 fn node_client_against_the_emulator() {
-    if !have("node") {
-        eprintln!("skipped: node is not installed");
+    if !require("node", have("node")) {
         return;
     }
     let mut env = TestEnv::new();
@@ -605,8 +605,10 @@ fn ci_integration_files_are_valid_yaml() {
         assert!(repo_file(f).is_file(), "{f} is missing");
     }
     let probe = Command::new("python3").args(["-c", "import yaml"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped YAML parsing: python3 with PyYAML is not available");
+    if !require(
+        "python3 with PyYAML",
+        probe.is_ok_and(|o| o.status.success()),
+    ) {
         return;
     }
     let check = r#"
@@ -644,6 +646,7 @@ fn mixed_storm_renews_once_for_every_protocol() {
     let bazel_input = format!(r#"{{"uri":"http://{host}/2022/06/REST/Self/Session"}}"#);
     let docker_input = format!("http://{host}");
     let helper = git_helper();
+    env.slow_next_renewal();
     let started = std::time::Instant::now();
     let outputs = storm(24, |i| match i % 5 {
         0 => (env.cmd(&["get"]), "{}".to_string()),

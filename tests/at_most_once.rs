@@ -466,6 +466,35 @@ fn token_refused_during_network_selection_renews_once_and_selects_again() {
 }
 
 // ---------------------------------------------------------------------------------------
+// A slow secret command has its own limit and does not eat the network's time
+
+#[test]
+fn slow_secret_command_is_not_charged_to_bsn_timeout_and_has_its_own_limit() {
+    let mut env = TestEnv::new();
+    let config = env.path("config.toml");
+    write_file(
+        &config,
+        "[profiles.default]\nclient_secret_command = \"sleep 2; echo demo-secret\"\n",
+    );
+    env.set("BSN_CONFIG", config.to_str().unwrap());
+    env.set("BSN_TIMEOUT", "1");
+    let mut cmd = env.cmd(&["get"]);
+    cmd.env_remove("BSN_CLIENT_SECRET");
+    let out = run_with_stdin(cmd, "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    env.set("BSN_SECRET_COMMAND_TIMEOUT", "1");
+    let mut cmd = env.cmd(&["get"]);
+    cmd.env_remove("BSN_CLIENT_SECRET");
+    let out = run_with_stdin(cmd, r#"{"force_refresh":true}"#);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("secret_command_timeout"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // Nothing raw echoed; exec keeps our secrets to itself
 
 #[test]

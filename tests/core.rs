@@ -61,6 +61,7 @@ fn storm_of_32_after_expiry_makes_exactly_one_token_request() {
     env.set("BSN_MIN_TTL", "1");
     let before = env.token();
     sleep_ms(2100); // the cached token has now expired
+    env.slow_next_renewal();
     let outputs = storm(32, |_| (env.cmd(&["get"]), String::new()));
     let mut tokens = std::collections::BTreeSet::new();
     for out in &outputs {
@@ -80,6 +81,7 @@ fn callers_reporting_the_same_rejected_token_cause_one_renewal() {
     let env = TestEnv::new();
     let rejected = env.token();
     let request = format!(r#"{{"rejected_token":"{rejected}"}}"#);
+    env.slow_next_renewal();
     let outputs = storm(8, |_| (env.cmd(&["get"]), request.clone()));
     let mut tokens = std::collections::BTreeSet::new();
     for out in &outputs {
@@ -396,4 +398,148 @@ fn racing_force_refresh_callers_share_one_renewal() {
     assert_eq!(tokens.len(), 1, "{tokens:?}");
     assert!(!tokens.contains(&first));
     assert_eq!(env.stats().token_requests.client_credentials, 2);
+}
+
+/// protocol.md: request fields beat command-line flags, which beat environment variables.
+#[test]
+fn request_min_ttl_beats_the_flag_and_bsn_min_ttl() {
+    // 4 s tokens: min_ttl is capped at 45 % of that (1.8 s), so after 2.3 s the cached token
+    // is due for renewal under any min_ttl above 1.7 s, and still valid for a while.
+    let mut env = TestEnv::with_ttls(4, 60, 600);
+    let first = env.token();
+    sleep_ms(2300);
+    let get = |env: &TestEnv, flag: &str, request: &str| {
+        let out = run_with_stdin(env.cmd(&["--min-ttl", flag, "get"]), request);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // The request's 0 beats flag and environment (100): the cached token will do.
+    env.set("BSN_MIN_TTL", "100");
+    let v = get(&env, "100", r#"{"min_ttl":0}"#);
+    assert_eq!(v["source"], "cache", "{v}");
+    assert_eq!(v["access_token"], first.as_str());
+    // The request's 100 beats flag and environment (0): renewed.
+    env.set("BSN_MIN_TTL", "0");
+    let v = get(&env, "0", r#"{"min_ttl":100}"#);
+    assert_eq!(v["source"], "login", "{v}");
+    assert_ne!(v["access_token"], first.as_str());
+    assert_eq!(env.stats().token_requests.client_credentials, 2);
+}
+
+/// A refresh token refused with invalid_grant is forgotten before anything else happens:
+/// even when the login that follows fails too, the next call never presents it again.
+#[test]
+fn refresh_token_is_dropped_after_invalid_grant_even_when_the_next_login_fails() {
+    let mut env = TestEnv::new().password_grant();
+    env.token();
+    env.emu.end_sessions(); // the cached refresh token is now refused
+    env.set("BSN_PASSWORD", "wrong-password");
+    let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+    assert_eq!(code, 4, "{v} {err}");
+    assert_eq!(v["error"]["code"], "invalid_credentials");
+    assert_eq!(env.stats().token_requests.refresh_token, 1);
+
+    env.set("BSN_PASSWORD", "demo-password");
+    let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["source"], "login");
+    let stats = env.stats();
+    assert_eq!(
+        stats.token_requests.refresh_token, 1,
+        "the refused refresh token was presented again: {stats:?}"
+    );
+    assert_eq!(stats.token_requests.password, 3, "{stats:?}");
+}
+
+/// (exit code, error code) rows of protocol.md's failure table.
+fn documented_exit_codes() -> Vec<(i32, String)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol.md"))
+        .expect("protocol.md");
+    let rows: Vec<(i32, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let exit = cells.get(1)?.parse().ok()?;
+            let code = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((exit, code.to_string()))
+        })
+        .collect();
+    assert!(rows.len() >= 11, "protocol.md's failure table: {rows:?}");
+    rows
+}
+
+/// Makes the helper fail with `code`, for real; returns its output. A code without a
+/// scenario here fails the test, so a new row in protocol.md needs one.
+fn fail_with(code: &str) -> std::process::Output {
+    let mut env = TestEnv::new();
+    let mut request = "";
+    let rejecting: String;
+    let mut _lock = None;
+    match code {
+        "invalid_request" => request = "{",
+        "config" => request = r#"{"profile":"no-such-profile"}"#,
+        "invalid_credentials" => env.set("BSN_CLIENT_SECRET", "wrong-secret"),
+        "login_required" => {
+            env = env.password_grant();
+            env.set("BSN_PASSWORD", "");
+        }
+        "network" => {
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = closed.local_addr().unwrap().port();
+            drop(closed);
+            env.set("BSN_TOKEN_URL", &format!("http://127.0.0.1:{port}/token"));
+            env.set("BSN_TIMEOUT", "5");
+        }
+        "server" => env.emu.inject(fault(FaultKind::ServerError, 3)),
+        "rate_limited" => env
+            .emu
+            .inject(fault(FaultKind::RateLimited, 3).retry_after(100)),
+        "lock_timeout" => {
+            // The cached token is the rejected one, so no valid token can stand in.
+            let token = env.token();
+            let lock = std::fs::File::open(env.cache_file("lock").unwrap()).unwrap();
+            lock.lock().unwrap();
+            _lock = Some(lock);
+            env.set("BSN_LOCK_TIMEOUT", "1");
+            rejecting = serde_json::json!({ "rejected_token": token }).to_string();
+            request = &rejecting;
+        }
+        "cache" => {
+            let file = env.path("a-file");
+            write_file(&file, "not a directory");
+            env.set("BSN_CACHE_DIR", file.to_str().unwrap());
+        }
+        "network_selection" => env.set("BSN_NETWORK", "Nowhere"),
+        // A bug in the helper is not to be had on demand; an I/O failure it cannot
+        // classify is reported the same way: the man page written to a full device.
+        "internal" => {
+            let mut cmd = env.cmd(&["manpage"]);
+            cmd.stdout(std::fs::File::create("/dev/full").unwrap())
+                .stderr(std::process::Stdio::piped());
+            return cmd.output().unwrap();
+        }
+        other => panic!("no scenario for error code {other:?}: add one to fail_with"),
+    }
+    env.run(&["get"], request)
+}
+
+#[test]
+fn every_error_code_exits_with_its_documented_status() {
+    for (exit, code) in documented_exit_codes() {
+        let out = fail_with(&code);
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(exit),
+            "{code}: protocol.md documents exit {exit}: {err}"
+        );
+        assert!(err.contains("error:"), "{code}: {err}");
+        assert!(!err.contains("panicked"), "{code}: {err}");
+        if code != "internal" {
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["error"]["code"], code.as_str(), "{v}");
+            assert_eq!(v["version"], 1);
+            assert!(v.get("access_token").is_none(), "{v}");
+        }
+    }
 }

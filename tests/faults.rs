@@ -508,13 +508,11 @@ fn entry_path_taken_by_a_directory_is_a_cache_error_and_mints_nothing() {
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
 
-/// "Disk full": RLIMIT_FSIZE makes every write past 64 bytes fail with EFBIG (SIGXFSZ is
-/// ignored so it is an error, not a kill). Works as root, unlike a read-only directory.
-#[test]
-fn full_disk_is_a_cache_error_then_caches_normally_with_space_again() {
+/// "Disk full" for this command: RLIMIT_FSIZE makes every write past 64 bytes fail with
+/// EFBIG (SIGXFSZ is ignored so it is an error, not a kill). Works as root, unlike a
+/// read-only directory.
+fn disk_full(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
-    let env = TestEnv::new();
-    let mut cmd = env.cmd(&["get"]);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -529,6 +527,13 @@ fn full_disk_is_a_cache_error_then_caches_normally_with_space_again() {
             Ok(())
         });
     }
+}
+
+#[test]
+fn full_disk_is_a_cache_error_then_caches_normally_with_space_again() {
+    let env = TestEnv::new();
+    let mut cmd = env.cmd(&["get"]);
+    disk_full(&mut cmd);
     assert_cache_error(&run_with_stdin(cmd, ""), "EFBIG");
     assert_eq!(env.stats().token_requests.client_credentials, 0);
     assert_eq!(env.cache_files("tmp"), Vec::<PathBuf>::new());
@@ -538,21 +543,190 @@ fn full_disk_is_a_cache_error_then_caches_normally_with_space_again() {
     assert!(v.get("warning").is_none(), "{v}");
 }
 
+/// A refresh whose new tokens cannot be written spent the cached refresh token: it must
+/// not stay in the cache (the write-failure tests above use client credentials and an
+/// empty cache). The next renewal logs in or refreshes without reuse.
 #[test]
-fn read_only_cache_dir_is_a_clear_cache_error() {
-    use std::os::unix::fs::PermissionsExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        eprintln!(
-            "skipped: root ignores directory permissions (see the directory and EFBIG tests)"
-        );
-        return;
+fn failed_cache_write_after_a_refresh_never_keeps_the_spent_refresh_token() {
+    let env = TestEnv::new().password_grant();
+    env.token();
+    let mut cmd = env.cmd(&["get"]);
+    disk_full(&mut cmd);
+    let out = run_with_stdin(cmd, r#"{"force_refresh":true}"#);
+    if out.status.success() {
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["warning"].is_string(), "refresh with a full disk: {v}");
+    } else {
+        // Also acceptable: refusing to refresh because the cache cannot be written.
+        assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     }
-    let env = TestEnv::new();
-    std::fs::create_dir_all(env.cache_dir()).unwrap();
-    std::fs::set_permissions(env.cache_dir(), std::fs::Permissions::from_mode(0o500)).unwrap();
+    for round in 0..2 {
+        let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+        assert_eq!(code, 0, "round {round}: {v} {err}");
+    }
+    let stats = env.stats();
+    assert_eq!(
+        stats.refresh_tokens_reused, 0,
+        "a spent refresh token was presented again: {stats:?}"
+    );
+    assert_eq!(stats.sessions_ended_by_reuse, 0, "{stats:?}");
+}
+
+/// After a 500 the server may have processed the refresh (and spent the token): no retry
+/// with the same refresh token; the helper logs in again. (429 and 502–504 mean it never
+/// got that far and may be retried.)
+#[test]
+fn refresh_answered_500_is_not_retried_and_logs_in_again() {
+    let env = TestEnv::new().password_grant();
+    env.token();
+    env.emu.inject(fault(FaultKind::InternalError, 1));
+    let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["source"], "login", "{v}");
+    let stats = env.stats();
+    assert_eq!(stats.faults_served, 1, "{stats:?}");
+    assert_eq!(
+        stats.token_requests.refresh_token, 0,
+        "the refresh token was sent again after a 500: {stats:?}"
+    );
+    assert_eq!(stats.token_requests.password, 2, "{stats:?}");
+    assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
+}
+
+/// A redirect is never followed (it would resend the client secret to wherever it points)
+/// and is a `config` error naming BSN_TOKEN_URL.
+#[test]
+fn redirects_are_not_followed_and_are_a_config_error() {
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let location = format!(
+        "http://127.0.0.1:{}/realms/bsncloud/protocol/openid-connect/token",
+        elsewhere.local_addr().unwrap().port()
+    );
+    for status in [
+        "301 Moved Permanently",
+        "302 Found",
+        "303 See Other",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
+        let mut env = TestEnv::new();
+        let base = canned_endpoint(status, &[("Location", &location)], "");
+        env.set("BSN_TOKEN_URL", &format!("{base}/token"));
+        env.set("BSN_TIMEOUT", "3");
+        let (code, v, err) = env.get("");
+        assert_error(code, &v, "config", 3);
+        assert!(
+            err.contains("redirect") && err.contains("BSN_TOKEN_URL"),
+            "{status}: {err}"
+        );
+        match elsewhere.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{status}: the redirect was followed: {other:?}"),
+        }
+    }
+}
+
+/// The offline fallback (a still-valid cached token when BSN.cloud answers 429 or 5xx)
+/// never hands back the token the caller reported as rejected.
+#[test]
+fn offline_fallback_never_returns_the_rejected_token() {
+    for (kind, code_name, exit) in [
+        (FaultKind::RateLimited, "rate_limited", 8),
+        (FaultKind::ServerError, "server", 7),
+    ] {
+        let env = TestEnv::new();
+        let rejected = env.token();
+        env.emu.inject(fault(kind, 3).retry_after(100));
+        let (code, v, err) = env.get(&format!(r#"{{"rejected_token":"{rejected}"}}"#));
+        assert_error(code, &v, code_name, exit);
+        assert!(
+            !v.to_string().contains(&rejected) && !err.contains(&rejected),
+            "{kind:?}: {v} {err}"
+        );
+    }
+}
+
+/// The fallback covers outages only: a refused secret with a still-valid cached token is
+/// `invalid_credentials` (exit 4), not that token with a warning.
+#[test]
+fn offline_fallback_is_only_for_transient_errors() {
+    // 4 s tokens, min_ttl capped at 45 % (1.8 s): after 2.3 s the cached token is due for
+    // renewal but still valid for a while.
+    let mut env = TestEnv::with_ttls(4, 60, 600);
+    env.set("BSN_MIN_TTL", "100");
+    let cached = env.token();
+    sleep_ms(2300);
+    assert_eq!(env.emu.stats().faults_served, 0);
+    // An outage: the cached token, with a warning. (A Retry-After past the deadline is not
+    // waited for: one attempt, one fault.)
+    env.emu
+        .inject(fault(FaultKind::RateLimited, 1).retry_after(100));
     let (code, v, err) = env.get("");
-    std::fs::set_permissions(env.cache_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    assert_error(code, &v, "cache", 10);
-    assert!(err.contains("BSN_CACHE_DIR"), "{err}");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["access_token"], cached.as_str());
+    assert!(v["warning"].is_string(), "{v}");
+    assert_eq!(env.emu.stats().faults_served, 1);
+    // Not an outage: the error, and no token.
+    env.set("BSN_CLIENT_SECRET", "wrong-secret");
+    let (code, v, err) = env.get("");
+    assert_error(code, &v, "invalid_credentials", 4);
+    assert!(!v.to_string().contains(&cached) && !err.contains(&cached));
+}
+
+/// Entries are replaced by rename, never rewritten in place: a reader that opened the old
+/// entry keeps reading the whole old JSON across renewals, and readers opening the path
+/// meanwhile always get a complete entry.
+#[test]
+fn entry_is_replaced_by_rename_never_rewritten_in_place() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let env = TestEnv::new().password_grant();
+    env.token();
+    let path = env.cache_file("json").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let mut old = std::fs::File::open(&path).unwrap();
+    let old_inode = old.metadata().unwrap().ino();
+    let (stop, reads, torn) = (
+        AtomicBool::new(false),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                if serde_json::from_slice::<Value>(&bytes).is_err() {
+                    torn.fetch_add(1, Ordering::SeqCst);
+                }
+                reads.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        for round in 0..10 {
+            let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+            assert_eq!(code, 0, "round {round}: {v} {err}");
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+    assert_eq!(
+        torn.load(Ordering::SeqCst),
+        0,
+        "torn reads out of {reads:?}"
+    );
+    let mut kept = Vec::new();
+    old.read_to_end(&mut kept).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&kept),
+        String::from_utf8_lossy(&before),
+        "the open descriptor's file was rewritten in place"
+    );
+    let now = std::fs::read(&path).unwrap();
+    assert_ne!(now, before, "renewed");
+    assert_ne!(
+        std::fs::metadata(&path).unwrap().ino(),
+        old_inode,
+        "same inode"
+    );
+    assert_eq!(env.cache_files("tmp"), Vec::<PathBuf>::new());
 }

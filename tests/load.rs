@@ -23,6 +23,7 @@ fn storm_of_64_after_expiry_client_credentials_one_token_request() {
     env.set("BSN_MIN_TTL", "0");
     let before = env.token();
     sleep_ms(1050); // expired now
+    env.slow_next_renewal();
     let outputs = storm(64, |_| (env.cmd(&["get"]), String::new()));
     let tokens = tokens_of(&outputs);
     assert_eq!(tokens.len(), 1, "64 callers share one token: {tokens:?}");
@@ -39,6 +40,7 @@ fn storm_of_64_after_expiry_password_grant_one_refresh() {
     env.set("BSN_MIN_TTL", "0");
     let before = env.token();
     sleep_ms(1050);
+    env.slow_next_renewal();
     let outputs = storm(64, |_| (env.cmd(&["get"]), String::new()));
     let tokens = tokens_of(&outputs);
     assert_eq!(tokens.len(), 1, "64 callers share one token: {tokens:?}");

@@ -10,5 +10,6 @@ mod emulator;
 mod faults;
 mod fleet;
 mod load;
+mod permissions;
 mod secrets;
 mod snapshots;

@@ -123,16 +123,26 @@ COPYRIGHT
 mkdir -p "$root/usr/share/lintian/overrides"
 printf '%s: initial-upload-closes-no-bugs\n' "$PKG_NAME" > "$root/usr/share/lintian/overrides/$PKG_NAME"
 
-# Depends: from the binary's real shared-library needs when dpkg-shlibdeps can tell.
+# Depends: none for a static binary (the x86_64 release is glibc static-pie); otherwise
+# from the binary's real shared-library needs when dpkg-shlibdeps can tell.
 depends=
-if command -v dpkg-shlibdeps >/dev/null 2>&1; then
+link_kind=$(elf_link_kind "$root/usr/bin/$PKG_NAME")
+if [[ $link_kind != dynamic ]]; then
+    note "$PKG_NAME is $link_kind: no Depends"
+    if [[ $link_kind == static-pie ]]; then
+        # A static-pie executable is ELF type DYN without an interpreter, which lintian takes
+        # for a shared library missing its NEEDED entries.
+        printf '%s: shared-library-lacks-prerequisites [usr/bin/%s]\n' "$PKG_NAME" "$PKG_NAME" \
+            >> "$root/usr/share/lintian/overrides/$PKG_NAME"
+    fi
+elif command -v dpkg-shlibdeps >/dev/null 2>&1; then
     mkdir -p "$work/shlib/debian"
     printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$PKG_NAME" "$PKG_NAME" > "$work/shlib/debian/control"
     if out=$(cd "$work/shlib" && dpkg-shlibdeps -O -e"$root/usr/bin/$PKG_NAME" 2>/dev/null); then
         depends=$(sed -n 's/^shlibs:Depends=//p' <<<"$out")
     fi
 fi
-if [[ -z $depends ]]; then
+if [[ -z $depends && $link_kind == dynamic ]]; then
     # Fallback: the newest glibc symbol version the binary asks for.
     glibc=$(objdump -T "$root/usr/bin/$PKG_NAME" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1 || true)
     depends="libc6${glibc:+ (>= $glibc)}"
@@ -146,8 +156,8 @@ Version: $deb_version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $installed_size
-Depends: $depends
-Section: utils
+${depends:+Depends: $depends
+}Section: utils
 Priority: optional
 Homepage: $PKG_HOMEPAGE
 Description: BSN.cloud (BrightSign) API access tokens from a shared, file-locked cache

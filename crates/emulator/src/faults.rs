@@ -14,6 +14,9 @@ use super::http::{Reply, Response};
 pub enum FaultKind {
     /// 503 with an HTML body, like a load balancer in front of a dead backend.
     ServerError,
+    /// 500 with an HTML body: the server failed while processing the request, so whatever
+    /// it consumed (a refresh token) may be spent.
+    InternalError,
     /// 429 with `Retry-After: retry_after` and a JSON error.
     RateLimited,
     /// 200 whose `Content-Length` promises more than is sent: the JSON stops mid-way.
@@ -121,6 +124,13 @@ impl Fault {
                 "text/html",
                 "<html><head><title>503 Service Temporarily Unavailable</title></head>\
                  <body><h1>503 Service Temporarily Unavailable</h1>\
+                 <p>emulated fault</p></body></html>\n",
+            )),
+            FaultKind::InternalError => Reply::Send(Response::with_body(
+                500,
+                "text/html",
+                "<html><head><title>500 Internal Server Error</title></head>\
+                 <body><h1>Internal Server Error</h1>\
                  <p>emulated fault</p></body></html>\n",
             )),
             FaultKind::RateLimited => Reply::Send(
@@ -248,6 +258,21 @@ mod tests {
         assert!(r.body.len() >= 8 * 1024 * 1024);
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["access_token"], "emu-at-fault");
+    }
+
+    #[test]
+    fn internal_error_is_500_and_server_error_503() {
+        for (kind, status) in [
+            (FaultKind::InternalError, 500),
+            (FaultKind::ServerError, 503),
+        ] {
+            let Some(Reply::Send(r)) = Fault::new(kind).reply() else {
+                panic!("expected a full reply");
+            };
+            assert_eq!(r.status, status);
+        }
+        let f: Fault = serde_json::from_str(r#"{"kind":"internal_error"}"#).unwrap();
+        assert_eq!(f.kind, FaultKind::InternalError);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub fn send(req: &Request, deadline: Instant, budget: &str) -> Attempt {
     if remaining.is_zero() {
         return Attempt::NotSent(format!("no time left within {budget}"));
     }
+    if let Some(unresolved) = resolve_first(req) {
+        return unresolved;
+    }
     match build(req, remaining) {
         Ok(mut prepared) => exchange(prepared.send()),
         Err(why) => Attempt::NotSent(why),
@@ -190,6 +193,45 @@ fn classify_io(io: &std::io::Error) -> Attempt {
         }
         kind => Attempt::Lost(format!("the exchange failed ({kind})")),
     }
+}
+
+/// Resolves the host before anything is sent, so a name that does not resolve is known
+/// for certain to have sent nothing: inside the HTTP client, a lookup failure can surface
+/// as an error (EAI_SYSTEM with a stray errno) that looks like any other. Skipped for IP
+/// addresses and when a proxy is configured (the proxy resolves then).
+fn resolve_first(req: &Request) -> Option<Attempt> {
+    use std::net::ToSocketAddrs;
+    let proxied = [
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    // A proxy is never used for loopback (see `build`), so then we resolve ourselves.
+    if proxied && !req.loopback {
+        return None;
+    }
+    let url = url::Url::parse(req.url).ok()?;
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return None;
+    };
+    let port = url.port_or_known_default()?;
+    match (host, port).to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(unresolved(host, "no address")),
+        Err(e) => Some(unresolved(host, &e.to_string())),
+    }
+}
+
+fn unresolved(host: &str, why: &str) -> Attempt {
+    Attempt::NotSent(format!(
+        "the host name {} could not be resolved ({why}); check the host name in the URL, DNS and any proxy (HTTPS_PROXY){STATIC_NSS_NOTE}",
+        crate::text::quote(host)
+    ))
 }
 
 /// getaddrinfo failures: std reports them as uncategorized errors with this text (Unix) or

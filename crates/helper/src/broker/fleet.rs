@@ -105,12 +105,8 @@ impl Locked<'_> {
                     return Ok(Ok(outcome));
                 }
                 // The renewal's deadline starts now, not when we began to wait.
-                let renewing = Locked {
-                    deadline: Instant::now() + self.profile.timeout,
-                    key: self.key.clone(),
-                    ..*self
-                };
-                return renewing.renew_locked(fleet, &lock, snap, secret);
+                self.restart_deadline();
+                return self.renew_locked(fleet, &lock, snap, secret);
             }
             crate::debug!("another host is renewing; waiting for its new generation");
             if fleet.wait(snap.generation, deadline)? == Wait::TimedOut {
@@ -195,7 +191,7 @@ impl Locked<'_> {
         let obtained = now_ms();
         let shield = Shield::hold();
         let grant = GrantRequest::Refresh { refresh_token };
-        match oauth::request_token(self.deadline, self.profile, &secret, &grant) {
+        match oauth::request_token(self.deadline.get(), self.profile, &secret, &grant) {
             Ok(set) => {
                 let fresh = new_entry(self.key.clone(), set, obtained, Some(spent));
                 let result = self.publish(fleet, lock, generation, fresh, Source::Refresh);
@@ -246,10 +242,12 @@ impl Locked<'_> {
                 },
             },
         };
+        // The password command's time is not the network's (as in renew.rs).
+        self.restart_deadline();
         crate::debug!("requesting a new token for the fleet");
         let obtained = now_ms();
         let shield = Shield::hold();
-        let set = match oauth::request_token(self.deadline, self.profile, secret, &grant) {
+        let set = match oauth::request_token(self.deadline.get(), self.profile, secret, &grant) {
             Ok(set) => set,
             Err(failure) => return Ok(fallback(current, failure.error, self.req)),
         };
@@ -288,9 +286,12 @@ impl Locked<'_> {
             && let Some(network) = &self.profile.network
         {
             crate::debug!("selecting network \"{network}\"");
-            if let Err(SelectError::TokenGone(e) | SelectError::Other(e)) =
-                bsn::select_network(self.deadline, self.profile, &fresh.access_token, network)
-            {
+            if let Err(SelectError::TokenGone(e) | SelectError::Other(e)) = bsn::select_network(
+                self.deadline.get(),
+                self.profile,
+                &fresh.access_token,
+                network,
+            ) {
                 return Ok(Err(e));
             }
             fresh.network_selected = true;

@@ -19,6 +19,7 @@ use crate::secret::Secret;
 use crate::signals::Shield;
 use crate::text::quote;
 use crate::time::now_ms;
+use std::cell::Cell;
 use std::time::Instant;
 
 /// A refresh token this close to expiry is not worth a round trip.
@@ -33,8 +34,10 @@ pub struct Outcome {
 }
 
 pub(super) struct Locked<'a> {
-    /// One overall deadline (BSN_TIMEOUT) for everything the renewal sends.
-    pub deadline: Instant,
+    /// One overall deadline (BSN_TIMEOUT) for everything the renewal sends. It starts
+    /// after the secrets are read: a slow `*_command` has its own limit and does not eat
+    /// the network's time.
+    pub deadline: Cell<Instant>,
     pub profile: &'a Profile,
     pub cache: &'a Cache,
     pub guard: &'a LockGuard,
@@ -55,6 +58,7 @@ impl Locked<'_> {
             return self.finish(entry.clone(), Source::Login, None, true);
         }
         let secret = client_secret(self.profile)?;
+        self.restart_deadline();
         if let Some(entry) = current.as_mut()
             && let Some(refresh_token) = entry.refresh_token.take()
         {
@@ -87,7 +91,7 @@ impl Locked<'_> {
         let grant = GrantRequest::Refresh {
             refresh_token: &refresh_token,
         };
-        match oauth::request_token(self.deadline, self.profile, secret, &grant) {
+        match oauth::request_token(self.deadline.get(), self.profile, secret, &grant) {
             Ok(set) => {
                 let fresh = new_entry(self.key.clone(), set, obtained, Some(entry));
                 let warning = self.store_or_warn(&fresh);
@@ -139,6 +143,7 @@ impl Locked<'_> {
                     ))
                 })?;
                 password = source.resolve("password")?;
+                self.restart_deadline();
                 GrantRequest::Password {
                     username: profile.username.as_deref().unwrap_or_default(),
                     password: &password,
@@ -155,7 +160,7 @@ impl Locked<'_> {
         crate::debug!("requesting a new token ({} grant)", profile.grant.as_str());
         let obtained = now_ms();
         let shield = Shield::hold();
-        let set = match oauth::request_token(self.deadline, profile, secret, &grant) {
+        let set = match oauth::request_token(self.deadline.get(), profile, secret, &grant) {
             Ok(set) => set,
             Err(failure) => {
                 if current.is_none() {
@@ -175,6 +180,10 @@ impl Locked<'_> {
         self.finish(fresh, Source::Login, warning, may_reselect)
     }
 
+    pub(super) fn restart_deadline(&self) {
+        self.deadline.set(Instant::now() + self.profile.timeout);
+    }
+
     /// Selects the network if the entry still needs it; a token is handed out only after.
     /// A 401/410 means the token or its session is gone: log in once and select again.
     fn finish(
@@ -188,7 +197,12 @@ impl Locked<'_> {
             && let Some(network) = &self.profile.network
         {
             crate::debug!("selecting network {}", quote(network));
-            match bsn::select_network(self.deadline, self.profile, &entry.access_token, network) {
+            match bsn::select_network(
+                self.deadline.get(),
+                self.profile,
+                &entry.access_token,
+                network,
+            ) {
                 Ok(()) => {}
                 Err(SelectError::TokenGone(e)) if may_reselect => {
                     crate::debug!(
