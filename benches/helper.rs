@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "helper/fleet.rs"]
+mod fleet;
+
 struct Env {
     emu: Emulator,
     home: PathBuf,
@@ -345,7 +348,7 @@ fn main() {
         out.push('\n');
     };
 
-    let env = Env::new(300, &bin, "hit");
+    let mut env = Env::new(300, &bin, "hit");
     env.run(&["token"]);
     let entry = std::fs::read_dir(env.home.join("cache"))
         .unwrap()
@@ -428,6 +431,7 @@ fn main() {
             })
             .collect(),
     );
+    let hit_fleet = fleet::hit_with_fleet_on(&mut env, runs);
 
     // Slow path, packaged binary: a new login + network selection, and a refresh.
     let renewals = 50;
@@ -470,6 +474,7 @@ fn main() {
         .iter()
         .map(|&n| (n, storm(&bin, n)))
         .collect();
+    let fleet_storm = fleet::fleet_storm(&bin, 4, 32);
 
     let rel = |p: &Path| {
         p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
@@ -564,6 +569,9 @@ fn main() {
         ms(refresh.median),
         ms(refresh.p99)
     ));
+    for row in fleet::rows(&hit_fleet, &fleet_storm) {
+        line(row);
+    }
     for (n, (requests, tokens, s)) in &storms {
         line(format!(
             "| storm of {n} right after expiry | {} | {} | {requests} token request(s), {tokens} distinct token(s) |",

@@ -8,6 +8,7 @@ mod bad_input;
 mod core;
 mod emulator;
 mod faults;
+mod fleet;
 mod load;
 mod permissions;
 mod secrets;

@@ -76,8 +76,9 @@ fn render_status(s: &broker::Status, now: u64) -> String {
         (Some(at), Some(age)) => format!("started {at} ({} ago)", crate::time::short(age)),
         _ => "none".to_string(),
     };
+    let shared = s.shared.as_ref().map(render_shared).unwrap_or_default();
     format!(
-        "profile {} ({}, network {})\n  access token   {}\n  refresh token  {}\n  session        {}\n  cache file     {}\n\n",
+        "profile {} ({}, network {})\n  access token   {}\n  refresh token  {}\n  session        {}\n  cache file     {}\n{shared}\n",
         s.profile,
         s.grant,
         s.network.as_deref().unwrap_or("not set"),
@@ -85,5 +86,30 @@ fn render_status(s: &broker::Status, now: u64) -> String {
         describe(&s.refresh_token),
         session,
         s.cache_file
+    )
+}
+
+fn render_shared(s: &broker::SharedStatus) -> String {
+    let entry = match (&s.error, s.generation, &s.expires_at, s.expires_in) {
+        (Some(e), _, _, _) => format!("unreachable: {e}"),
+        (None, Some(g), Some(at), Some(secs)) => format!(
+            "generation {g}, access token expires {at} ({}){}",
+            crate::time::describe_until((now_ms() as i64 + secs * 1000).max(0) as u64, now_ms()),
+            if s.refresh_token {
+                ", refresh token held"
+            } else {
+                ""
+            }
+        ),
+        (None, Some(g), _, _) => format!("generation {g}, no entry"),
+        _ => "no entry".to_string(),
+    };
+    let renewed = match (&s.renewed_by, &s.renewed_at) {
+        (Some(by), Some(at)) => format!("\n  renewed by     {by} at {at}"),
+        _ => String::new(),
+    };
+    format!(
+        "  shared cache   {}\n  fleet entry    {entry}{renewed}\n",
+        s.store
     )
 }

@@ -21,6 +21,7 @@ pub mod oauth;
 pub mod process;
 pub mod protocol;
 pub mod secret;
+pub mod shared;
 pub mod signals;
 pub mod text;
 pub mod time;

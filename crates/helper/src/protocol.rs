@@ -72,6 +72,8 @@ pub enum Source {
     Cache,
     Refresh,
     Login,
+    /// The fleet entry in the shared cache (another host renewed it).
+    Shared,
     /// Any value a newer helper may add.
     #[serde(other)]
     Unknown,

@@ -6,9 +6,11 @@
 //! before unlocking. A refresh token is presented at most once, even when the helper is
 //! killed at any point: it is recorded as spent before it is sent.
 
+mod fleet;
 mod renew;
 mod status;
 
+pub use fleet::SharedStatus;
 pub use renew::Outcome;
 pub use status::{Status, TokenStatus, status};
 
@@ -125,7 +127,10 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         key,
         req,
     };
-    locked.renew(current)
+    match &profile.shared_cache {
+        Some(shared) => locked.renew_in_fleet(shared, current, seen.as_ref()),
+        None => locked.renew(current),
+    }
 }
 
 fn new_entry(key: CacheKey, set: TokenSet, obtained: u64, refreshed: Option<&Entry>) -> Entry {

@@ -23,7 +23,7 @@ use std::cell::Cell;
 use std::time::Instant;
 
 /// A refresh token this close to expiry is not worth a round trip.
-const REFRESH_MARGIN_MS: u64 = 1000;
+pub(super) const REFRESH_MARGIN_MS: u64 = 1000;
 
 #[derive(Debug)]
 pub struct Outcome {
@@ -180,7 +180,7 @@ impl Locked<'_> {
         self.finish(fresh, Source::Login, warning, may_reselect)
     }
 
-    fn restart_deadline(&self) {
+    pub(super) fn restart_deadline(&self) {
         self.deadline.set(Instant::now() + self.profile.timeout);
     }
 
@@ -226,7 +226,7 @@ impl Locked<'_> {
 
     /// A token we just obtained is good even if the cache cannot keep it; say so instead
     /// of failing. The write-ahead already recorded any refresh token as spent.
-    fn store_or_warn(&self, entry: &Entry) -> Option<String> {
+    pub(super) fn store_or_warn(&self, entry: &Entry) -> Option<String> {
         let error = self.cache.store(self.guard, entry).err()?;
         let removed = self.cache.remove(self.guard).is_ok();
         Some(format!(
@@ -293,7 +293,7 @@ pub(super) fn fallback(current: Option<Entry>, error: Error, req: &Request) -> R
     }
 }
 
-fn client_secret(profile: &Profile) -> Result<Secret<String>> {
+pub(super) fn client_secret(profile: &Profile) -> Result<Secret<String>> {
     profile
         .client_secret
         .as_ref()

@@ -16,6 +16,9 @@ pub struct Status {
     pub refresh_token: Option<TokenStatus>,
     pub session_started_at: Option<String>,
     pub session_age_seconds: Option<u64>,
+    /// The fleet entry, when a shared cache is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<super::SharedStatus>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -53,5 +56,9 @@ pub fn status(profile: &Profile) -> Status {
             .as_ref()
             .and_then(|e| e.session_started_at_ms)
             .map(|s| now.saturating_sub(s) / 1000),
+        shared: profile
+            .shared_cache
+            .as_ref()
+            .map(|cfg| super::fleet::status(profile, cfg)),
     }
 }

@@ -40,6 +40,17 @@ pub struct FileProfile {
     pub lock_timeout: Option<u64>,
     pub cache_dir: Option<PathBuf>,
     pub secret_command_timeout: Option<u64>,
+    pub shared_cache: Option<String>,
+    pub shared_cache_password: Option<String>,
+    pub shared_cache_password_env: Option<String>,
+    pub shared_cache_password_file: Option<PathBuf>,
+    pub shared_cache_password_command: Option<String>,
+    pub shared_cache_key: Option<String>,
+    pub shared_cache_key_env: Option<String>,
+    pub shared_cache_key_file: Option<PathBuf>,
+    pub shared_cache_key_command: Option<String>,
+    pub shared_cache_prefix: Option<String>,
+    pub shared_cache_timeout_ms: Option<u64>,
 }
 
 pub struct LoadedFile {

@@ -5,8 +5,10 @@
 
 mod file;
 mod secrets;
+mod shared;
 
 pub use secrets::{DEFAULT_COMMAND_TIMEOUT, SecretSource};
+pub use shared::{RedisUrl, SharedCache};
 
 use crate::error::{Error, Result};
 use crate::url::HttpUrl;
@@ -73,6 +75,8 @@ pub struct Profile {
     pub timeout: Duration,
     pub lock_timeout: Duration,
     pub cache_dir: PathBuf,
+    /// Fleet mode: the Redis/Valkey store hosts share (None = this host's cache only).
+    pub shared_cache: Option<SharedCache>,
     /// The file this profile was read from, for messages.
     pub config_file: Option<PathBuf>,
 }
@@ -172,7 +176,8 @@ fn resolve(
                 s.where_("client_id")
             ))
         })?;
-    let (client_secret, password) = secret_sources(&s)?;
+    let secrets = secret_context(&s)?;
+    let (client_secret, password) = secret_sources(&s, &secrets)?;
     let grant = grant(&s)?;
     let username = s.text("BSN_USERNAME", &s.p.username);
     if grant == Grant::Password && username.is_none() {
@@ -209,6 +214,7 @@ fn resolve(
         timeout: Duration::from_secs(timeout.clamp(1, MAX_WAIT)),
         lock_timeout: Duration::from_secs(lock_timeout.min(MAX_WAIT)),
         cache_dir: cache_dir(&s)?,
+        shared_cache: shared::shared_cache(&s, &secrets)?,
         config_file: file.map(|f| f.path.clone()),
     })
 }
@@ -242,14 +248,13 @@ fn profile_table(name: &str, file: Option<&LoadedFile>) -> Result<FileProfile> {
     }))
 }
 
-fn secret_sources(s: &Sources) -> Result<(Option<SecretSource>, Option<SecretSource>)> {
-    let p = &s.p;
+fn secret_context<'a>(s: &Sources<'a>) -> Result<SecretContext<'a>> {
     let command_timeout = s.secs(
         "BSN_SECRET_COMMAND_TIMEOUT",
-        p.secret_command_timeout,
+        s.p.secret_command_timeout,
         DEFAULT_COMMAND_TIMEOUT,
     )?;
-    let secrets = SecretContext {
+    Ok(SecretContext {
         inline_ok: s.file.is_none_or(|f| !f.readable_by_others),
         file: s
             .file
@@ -257,7 +262,14 @@ fn secret_sources(s: &Sources) -> Result<(Option<SecretSource>, Option<SecretSou
             .unwrap_or_default(),
         env: s.env,
         command_timeout: Duration::from_secs(command_timeout.clamp(1, MAX_WAIT)),
-    };
+    })
+}
+
+fn secret_sources(
+    s: &Sources,
+    secrets: &SecretContext,
+) -> Result<(Option<SecretSource>, Option<SecretSource>)> {
+    let p = &s.p;
     let client_secret = secrets.resolve(
         "client_secret",
         &["BSN_CLIENT_SECRET", "BSN_SECRET", "BS_SECRET"],

@@ -1,0 +1,316 @@
+//! Fleet mode: simulated hosts (one cache directory each) sharing a real redis-server on a
+//! unix socket, persistence off. A missing redis-server skips these on a workstation and
+//! fails them under CI=true (.ci/run installs it).
+
+use crate::util::*;
+use bsn_emulator::{Fault, FaultKind};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Redis {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Redis {
+    pub fn start() -> Option<Redis> {
+        let mut r = Redis {
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        match r.spawn() {
+            Ok(()) => Some(r),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("redis-server is needed under CI=true (apt-get install redis-server): {e}")
+            }
+            Err(_) => {
+                eprintln!("skipped: redis-server not installed");
+                None
+            }
+        }
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let _ = std::fs::remove_file(self.socket());
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(self.socket())
+            .args([
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.cli(&["PING"]).trim() != "PONG" {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            sleep_ms(10);
+        }
+        Ok(())
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("redis.sock")
+    }
+
+    pub fn url(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// SIGKILL: everything in memory is lost.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A new, empty server on the same socket.
+    pub fn restart_empty(&mut self) {
+        self.kill();
+        self.spawn().unwrap();
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .arg("-s")
+            .arg(self.socket())
+            .args(args)
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A helper command on simulated host `host` (its own cache directory).
+fn on_host(env: &TestEnv, redis: &Redis, host: usize, args: &[&str]) -> Command {
+    let mut cmd = env.cmd(args);
+    cmd.env("BSN_CACHE_DIR", env.path(&format!("host-{host}")))
+        .env("BSN_SHARED_CACHE", redis.url());
+    cmd
+}
+
+fn answer(out: &Output) -> Value {
+    assert!(out.status.success(), "call failed: {}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn get(env: &TestEnv, redis: &Redis, host: usize) -> Value {
+    answer(&run_with_stdin(on_host(env, redis, host, &["get"]), ""))
+}
+
+#[test]
+fn hosts_times_processes_at_expiry_cause_one_token_request() {
+    let Some(redis) = Redis::start() else { return };
+    let mut env = TestEnv::with_ttls(1, 60, 600);
+    env.set("BSN_MIN_TTL", "0");
+    let first = get(&env, &redis, 0);
+    assert_eq!(first["source"], "login");
+    assert_eq!(get(&env, &redis, 1)["source"], "shared");
+    sleep_ms(1050);
+    let (hosts, per_host) = (4, 12);
+    let outputs = storm(hosts * per_host, |i| {
+        (on_host(&env, &redis, i % hosts, &["get"]), String::new())
+    });
+    let answers: Vec<Value> = outputs.iter().map(answer).collect();
+    let tokens: BTreeSet<&str> = answers
+        .iter()
+        .map(|a| a["access_token"].as_str().unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 1, "the fleet shares one token: {tokens:?}");
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.client_credentials, 2, "{stats:?}");
+    assert_eq!(stats.network_selections, 2, "{stats:?}");
+    let sources: BTreeSet<&str> = answers
+        .iter()
+        .map(|a| a["source"].as_str().unwrap())
+        .collect();
+    assert!(sources.contains("shared"), "{sources:?}");
+    // The next round is answered from each host's own file: Redis is not even asked.
+    let out = run_with_stdin(on_host(&env, &redis, 3, &["-v", "get"]), "");
+    assert_eq!(answer(&out)["source"], "cache");
+    assert!(!stderr(&out).contains("shared cache"), "{}", stderr(&out));
+}
+
+/// Three hosts × two callers rotate one user session for 6.5 s (access 1 s, refresh 3 s,
+/// session 4 s): refresh tokens are never presented twice and the application never holds
+/// more than two unexpired tokens.
+#[test]
+fn user_sessions_rotating_across_hosts_never_reuse_a_refresh_token() {
+    let Some(redis) = Redis::start() else { return };
+    let mut env = TestEnv::with_ttls(1, 3, 4).password_grant();
+    env.set("BSN_MIN_TTL", "1");
+    let deadline = Instant::now() + Duration::from_millis(6500);
+    std::thread::scope(|s| {
+        for worker in 0..6 {
+            let (env, redis) = (&env, &redis);
+            s.spawn(move || {
+                while Instant::now() < deadline {
+                    get(env, redis, worker % 3);
+                }
+            });
+        }
+    });
+    let stats = env.stats();
+    eprintln!("{stats:?}");
+    assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
+    assert_eq!(stats.sessions_ended_by_reuse, 0, "{stats:?}");
+    assert!(stats.max_active_tokens <= 2, "{stats:?}");
+    assert!(stats.token_requests.refresh_token >= 3, "{stats:?}");
+}
+
+#[test]
+fn redis_killed_mid_renewal_and_restarted_empty_reuses_nothing() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let mut env = TestEnv::with_ttls(1, 30, 600).password_grant();
+    env.set("BSN_MIN_TTL", "0");
+    get(&env, &redis, 0);
+    sleep_ms(1050);
+    env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(800));
+    let slow = on_host(&env, &redis, 0, &["get"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sleep_ms(300);
+    redis.restart_empty();
+    let out = slow.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    for round in 0..3 {
+        for host in 0..3 {
+            get(&env, &redis, host);
+        }
+        if round < 2 {
+            sleep_ms(1050);
+        }
+    }
+    let stats = env.stats();
+    assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
+    assert_eq!(stats.sessions_ended_by_reuse, 0, "{stats:?}");
+}
+
+#[test]
+fn a_stopped_redis_costs_a_warning_not_the_deadline() {
+    let Some(redis) = Redis::start() else { return };
+    let mut env = TestEnv::with_ttls(2, 30, 600).password_grant();
+    env.set("BSN_MIN_TTL", "0");
+    env.set("BSN_SHARED_CACHE_TIMEOUT_MS", "300");
+    get(&env, &redis, 0);
+    redis.signal("-STOP");
+    let start = Instant::now();
+    let hit = get(&env, &redis, 0);
+    assert_eq!(hit["source"], "cache", "a local hit never asks Redis");
+    let fresh = get(&env, &redis, 1);
+    let took = start.elapsed();
+    redis.signal("-CONT");
+    assert_eq!(
+        fresh["source"], "login",
+        "a per-host login, never a local refresh"
+    );
+    let warning = fresh["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("did not answer in time"), "{fresh}");
+    assert!(warning.contains("redis.sock"), "{warning}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(env.stats().refresh_tokens_reused, 0);
+}
+
+#[test]
+fn a_killed_lock_holder_is_replaced_after_the_lock_ttl() {
+    let Some(redis) = Redis::start() else { return };
+    let mut env = TestEnv::with_ttls(1, 60, 600);
+    env.set("BSN_MIN_TTL", "0");
+    env.set("BSN_TIMEOUT", "1");
+    env.set("BSN_SHARED_CACHE_TIMEOUT_MS", "100");
+    env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(5000));
+    let mut holder = on_host(&env, &redis, 0, &["get"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while redis.cli(&["KEYS", "*:lock"]).trim().is_empty() {
+        assert!(Instant::now() < deadline, "the holder never took the lock");
+        sleep_ms(10);
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let start = Instant::now();
+    let took_over = get(&env, &redis, 1);
+    assert_eq!(took_over["source"], "login");
+    // Lock TTL = BSN_TIMEOUT 1 s + 4 × 100 ms + 2 s.
+    assert!(
+        start.elapsed() > Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn status_shows_the_fleet_entry_and_never_a_secret() {
+    let Some(redis) = Redis::start() else { return };
+    let env = TestEnv::new().password_grant();
+    let token = get(&env, &redis, 0)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run_with_stdin(on_host(&env, &redis, 1, &["status", "--json"]), "");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shared = &v["profiles"][0]["shared"];
+    assert_eq!(shared["answered"], true, "{v}");
+    // Published once with the token, once more after its network selection.
+    assert_eq!(shared["generation"], 2, "{v}");
+    assert_eq!(shared["refresh_token"], true, "{v}");
+    assert!(
+        shared["renewed_by"].as_str().unwrap().contains("pid"),
+        "{v}"
+    );
+    let text = run_with_stdin(on_host(&env, &redis, 1, &["status"]), "");
+    let text = stdout(&text);
+    assert!(text.contains("fleet entry    generation 2"), "{text}");
+    // Nothing readable in Redis: not the token, the refresh token or the secret.
+    let mut dump = String::new();
+    for key in redis.cli(&["KEYS", "*"]).lines() {
+        dump.push_str(key);
+        dump.push_str(&redis.cli(&["GET", key]));
+    }
+    for needle in [token.as_str(), "demo-secret", "demo-password", "Demo"] {
+        assert!(!dump.contains(needle), "{needle} readable in Redis");
+        assert!(
+            !text.contains(needle) || needle == "Demo",
+            "{needle} in status"
+        );
+    }
+}
