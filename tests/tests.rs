@@ -7,6 +7,7 @@ mod bad_input;
 mod core;
 mod emulator;
 mod faults;
+mod first_hour;
 mod load;
 mod secrets;
 mod snapshots;

@@ -5,8 +5,11 @@
 
 mod file;
 mod secrets;
+mod sources;
 
+pub use file::config_path;
 pub use secrets::{DEFAULT_COMMAND_TIMEOUT, SecretSource};
+pub use sources::{Explanation, Setting, explain};
 
 use crate::error::{Error, Result};
 use crate::url::HttpUrl;
@@ -59,6 +62,8 @@ pub struct Profile {
     pub name: String,
     pub token_url: HttpUrl,
     pub api_url: HttpUrl,
+    /// RFC 7009 revocation endpoint (`erase`): `revoke_url`, else the token URL's sibling.
+    pub revoke_url: HttpUrl,
     pub client_id: String,
     pub client_secret: Option<SecretSource>,
     pub grant: Grant,
@@ -187,6 +192,10 @@ fn resolve(
     let api_url = s
         .text("BSN_API_URL", &s.p.api_url)
         .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    let token_url = HttpUrl::parse(&token_url, "BSN_TOKEN_URL / token_url")?;
+    let revoke_url = s
+        .text("BSN_REVOKE_URL", &s.p.revoke_url)
+        .unwrap_or_else(|| token_url.sibling("revoke"));
     let min_ttl = match overrides.min_ttl {
         Some(v) => v,
         None => s.secs("BSN_MIN_TTL", s.p.min_ttl, DEFAULT_MIN_TTL)?,
@@ -195,7 +204,8 @@ fn resolve(
     let lock_timeout = s.secs("BSN_LOCK_TIMEOUT", s.p.lock_timeout, DEFAULT_LOCK_TIMEOUT)?;
     Ok(Profile {
         name: name.to_string(),
-        token_url: HttpUrl::parse(&token_url, "BSN_TOKEN_URL / token_url")?,
+        revoke_url: HttpUrl::parse(&revoke_url, "BSN_REVOKE_URL / revoke_url")?,
+        token_url,
         api_url: HttpUrl::parse(&api_url, "BSN_API_URL / api_url")?,
         client_id,
         client_secret,
