@@ -10,4 +10,5 @@ mod faults;
 mod first_hour;
 mod load;
 mod secrets;
+mod setup;
 mod snapshots;
