@@ -3,6 +3,7 @@
 //! once, through the library's one sink.
 
 mod cli;
+mod man;
 
 use bsn_credential_helper::adapters::{self, Protocol, bazel, docker, exec, git, native};
 use bsn_credential_helper::config::{self, Overrides};
@@ -67,17 +68,12 @@ fn run() -> Result<ExitCode, Error> {
         Command::Init(args) => return commands::init::init(&overrides, init_options(args)),
         Command::Status { json } => return commands::status(&invocation(), json),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut cli::command(),
-                "bsn-credential-helper",
-                &mut std::io::stdout(),
-            );
+            man::completions(shell, &mut std::io::stdout())
+                .map_err(|e| Error::internal(format!("cannot write completions: {e}")))?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Manpage => {
-            clap_mangen::Man::new(cli::command())
-                .render(&mut std::io::stdout())
+            man::manpage(&mut std::io::stdout())
                 .map_err(|e| Error::internal(format!("cannot write the man page: {e}")))?;
             return Ok(ExitCode::SUCCESS);
         }

@@ -4,6 +4,7 @@ mod util;
 
 mod adapters;
 mod bad_input;
+mod completions;
 mod core;
 mod emulator;
 mod faults;
