@@ -245,9 +245,10 @@ impl Ctx<'_> {
             ["", "_env", "_file", "_command"].iter().find_map(|suffix| {
                 let name = format!("{key}{suffix}");
                 let (value, at) = self.in_file(&name)?;
+                // A command line may hold a secret itself; a variable name or path may not.
                 Some(match *suffix {
-                    "" => format!("{name} in {at}"),
-                    _ => format!("{name} = {value:?} in {at}"),
+                    "_env" | "_file" => format!("{name} = {value:?} in {at}"),
+                    _ => format!("{name} in {at}"),
                 })
             })
         };
