@@ -6,6 +6,7 @@ mod adapters;
 mod bad_input;
 mod completions;
 mod core;
+mod docs;
 mod emulator;
 mod faults;
 mod first_hour;
