@@ -98,10 +98,6 @@ fn stage() -> Stage {
     }
     let script = |path: PathBuf, text: &str| {
         std::fs::write(&path, text).unwrap();
-        std::os::unix::fs::PermissionsExt::set_mode(
-            &mut std::fs::metadata(&path).unwrap().permissions(),
-            0o755,
-        );
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
     };
