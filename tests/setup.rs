@@ -195,3 +195,44 @@ fn init_from_flags_writes_a_checked_profile_without_the_secret() {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `init` on a terminal (a pty from util-linux `script`) asks for each value.
+#[cfg(unix)]
+#[test]
+fn init_on_a_terminal_asks_and_writes_the_secret_file_with_tilde_paths() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "script (util-linux) is missing under CI"
+        );
+        return;
+    }
+    let env = TestEnv::new();
+    let answers = "demo-client\n1\n~/bsn-secret\ndemo-secret\nDemo\n";
+    let mut cmd = Command::new("script");
+    crate::util::apply_env(&mut cmd, &env);
+    cmd.current_dir(env.home.path())
+        .args(["-qec", &format!("'{}' init", bin()), "/dev/null"])
+        .env_remove("BSN_CLIENT_ID")
+        .env_remove("BSN_CLIENT_SECRET")
+        .env_remove("BSN_NETWORK");
+    let out = run_with_stdin(cmd, answers);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    for prompt in [
+        "Client id",
+        "Where does the client secret live?",
+        "Client secret (not shown)",
+        "Network",
+    ] {
+        assert!(text.contains(prompt), "{prompt:?} not asked:\n{text}");
+    }
+    let config = read(&env.path("config/bsn-credential-helper/config.toml"));
+    // `~` is written as typed and expanded when read.
+    assert!(
+        config.contains("client_secret_file = \"~/bsn-secret\""),
+        "{config}"
+    );
+    assert_eq!(read(&env.path("bsn-secret")), "demo-secret\n");
+    assert!(text.contains("all 8 checks passed"), "{text}");
+}

@@ -51,7 +51,8 @@ pub fn init(overrides: &Overrides, mut opts: Options) -> Result<ExitCode> {
         }
     };
     if let SecretPlace::File(path) = &secret {
-        store_secret(path, interactive)?;
+        // Written where the config's `~/…` will be read from.
+        store_secret(&config::expand_home(path), interactive)?;
     }
     if opts.network.is_none() && interactive {
         opts.network = Some(ask("Network (empty for none)")?).filter(|n| !n.is_empty());

@@ -335,7 +335,7 @@ fn cache_dir(s: &Sources) -> Result<PathBuf> {
 }
 
 /// `~/x` in a config-file path means the home directory, as in a shell.
-fn expand_home(path: &std::path::Path) -> PathBuf {
+pub fn expand_home(path: &std::path::Path) -> PathBuf {
     match (path.strip_prefix("~"), dirs::home_dir()) {
         (Ok(rest), Some(home)) => home.join(rest),
         _ => path.to_path_buf(),
