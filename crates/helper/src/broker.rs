@@ -16,6 +16,10 @@ use crate::signals::Shield;
 use crate::time::now_ms;
 use std::time::Instant;
 
+// `erase` with RFC 7009 revocation (issue 12) lives in broker/revoke.rs.
+mod revoke;
+pub use revoke::{Erased, erase_and_revoke};
+
 /// A refresh token this close to expiry is not worth a round trip.
 const REFRESH_MARGIN_MS: u64 = 1000;
 
@@ -358,63 +362,6 @@ pub fn erase(profile: &Profile) -> Result<bool> {
     let guard = cache.lock(&key, profile.lock_timeout)?;
     cache.remove(&guard)
 }
-
-// ---- erase with revocation (issue 12) -------------------------------------------------
-
-/// What `erase` did: whether an entry was forgotten, which token was revoked at the
-/// server, and why revocation failed (a warning: the erase itself stands).
-#[derive(Debug, Default)]
-pub struct Erased {
-    pub removed: bool,
-    pub revoked: Option<&'static str>,
-    pub warning: Option<String>,
-}
-
-/// Forgets the profile's cached tokens, then revokes what is still alive (RFC 7009): the
-/// refresh token of a user session (which ends the session), else the access token, so it
-/// stops counting against BrightSign's per-application token cap.
-pub fn erase_and_revoke(profile: &Profile) -> Result<Erased> {
-    let cache = Cache::new(&profile.cache_dir);
-    let key = cache_key(profile);
-    if !cache.entry_path(&key).exists() {
-        return Ok(Erased::default());
-    }
-    cache.prepare()?;
-    let guard = cache.lock(&key, profile.lock_timeout)?;
-    let entry = cache.read(&key);
-    let removed = cache.remove(&guard)?;
-    drop(guard);
-    let now = now_ms();
-    let alive = entry.as_ref().and_then(|e| match &e.refresh_token {
-        Some(r) if e.refresh_expires_at_ms.is_none_or(|t| t > now) => {
-            Some((r.clone(), "refresh_token"))
-        }
-        _ => (!e.is_expired(now)).then(|| (e.access_token.clone(), "access_token")),
-    });
-    let Some((token, hint)) = alive else {
-        return Ok(Erased {
-            removed,
-            ..Erased::default()
-        });
-    };
-    let deadline = Instant::now() + profile.timeout;
-    match client_secret(profile)
-        .and_then(|secret| oauth::revoke(deadline, profile, &secret, &token, hint))
-    {
-        Ok(()) => Ok(Erased {
-            removed,
-            revoked: Some(hint),
-            warning: None,
-        }),
-        Err(e) => Ok(Erased {
-            removed,
-            revoked: None,
-            warning: Some(format!("the {hint} was not revoked at the server: {e}")),
-        }),
-    }
-}
-
-// ---- end of erase with revocation ------------------------------------------------------
 
 /// Drops the cached access token if it is exactly `rejected` (any cached one for None),
 /// keeping any refresh token, so the next call renews. For hosts (git and Docker `erase`)
