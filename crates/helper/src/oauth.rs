@@ -10,6 +10,10 @@ use base64::Engine;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
+// RFC 7009 revocation (`erase`) lives in oauth/revoke.rs.
+mod revoke;
+pub use revoke::revoke;
+
 /// Longest lifetime we believe: a server that claims more is capped, so a bogus
 /// `expires_in` cannot cache a token for years.
 pub const MAX_EXPIRES_IN: u64 = 24 * 3600;
@@ -331,53 +335,6 @@ pub fn retry_exhausted(
             "the {what} kept failing (HTTP {status}){explanation}; BSN.cloud may be down, try again later"
         ))
     }
-}
-
-/// RFC 7009: asks the server to forget `token` (`hint` is `refresh_token` or
-/// `access_token`). Revocation is idempotent, so transient failures are retried.
-pub fn revoke(
-    deadline: Instant,
-    profile: &Profile,
-    client_secret: &Secret<String>,
-    token: &Secret<String>,
-    hint: &str,
-) -> Result<(), Error> {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("token", token.expose());
-    form.append_pair("token_type_hint", hint);
-    let auth = client_auth(profile, client_secret, &mut form);
-    let body = Secret::new(form.finish());
-    let url = profile.revoke_url.as_str();
-    let mut req = http::Request::new(attohttpc::Method::POST, url, &profile.revoke_url);
-    req.authorization = auth.as_ref();
-    req.body = Some(("application/x-www-form-urlencoded", body.expose()));
-    let mut backoff = FIRST_BACKOFF;
-    for attempt in 1..=ATTEMPTS {
-        let outcome = http::send(&req, deadline, "BSN_TIMEOUT (timeout)");
-        let after = match &outcome {
-            Attempt::NotSent(_) | Attempt::Lost(_) => None,
-            Attempt::Retry(_, after, _) => *after,
-            Attempt::Done(200, _) => return Ok(()),
-            Attempt::Done(status, bytes) => {
-                return Err(Error::server(format!(
-                    "the revocation endpoint {url} answered HTTP {status}{}; set BSN_REVOKE_URL (revoke_url) if your server revokes elsewhere",
-                    server_explanation(bytes)
-                )));
-            }
-        };
-        if attempt == ATTEMPTS || !http::wait(&mut backoff, after, deadline) {
-            return Err(match outcome {
-                Attempt::Retry(status, after, bytes) => {
-                    retry_exhausted("revocation endpoint", status, after, &bytes)
-                }
-                Attempt::NotSent(why) | Attempt::Lost(why) => {
-                    Error::network(format!("cannot reach the revocation endpoint {url}: {why}"))
-                }
-                Attempt::Done(..) => unreachable!("handled above"),
-            });
-        }
-    }
-    unreachable!("the last attempt returns")
 }
 
 fn form_encode(s: &str) -> String {
