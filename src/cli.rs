@@ -43,14 +43,31 @@ pub enum Command {
     Token(TokenArgs),
     /// Print `Authorization: Bearer <token>`, for `curl -H @-` and friends
     Header(TokenArgs),
-    /// Forget the profile's cached tokens
-    Erase,
+    /// Forget the profile's cached tokens and revoke them at the server
+    Erase(EraseArgs),
     /// Show cached token expiry, session age and cache path per profile (never a token)
     Status {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
     },
+    /// Check a profile end to end: settings and their sources, secret, cache, proxy, a
+    /// token, network, session and clock
+    Doctor {
+        /// Print JSON instead of a report
+        #[arg(long)]
+        json: bool,
+    },
+    /// Configure git, Docker or Bazel to ask this helper for BSN.cloud hosts
+    Setup(SetupArgs),
+    /// Create git-credential-bsn, docker-credential-bsn and bazel-credential-bsn links
+    InstallLinks {
+        /// Directory for the links (created if missing; default: next to this binary)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Write a profile to the config file (asks on a terminal), then check it like doctor
+    Init(InitArgs),
     /// Run the built-in BSN.cloud emulator on 127.0.0.1
     Emulator(EmulatorArgs),
     /// Run a self-contained demonstration against the built-in emulator
@@ -81,6 +98,72 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(hide = true)]
     Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// Only forget the tokens locally; do not revoke them at the server
+    #[arg(long)]
+    pub no_revoke: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The tool to configure
+    #[arg(value_enum)]
+    pub tool: SetupTool,
+    /// Print the change instead of making it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SetupTool {
+    /// git's credential.<url>.helper (git config --global)
+    Git,
+    /// credHelpers in ~/.docker/config.json
+    Docker,
+    /// --credential_helper lines in ~/.bazelrc
+    Bazel,
+}
+
+impl From<SetupTool> for bsn_credential_helper::commands::setup::Tool {
+    fn from(t: SetupTool) -> Self {
+        use bsn_credential_helper::commands::setup::Tool;
+        match t {
+            SetupTool::Git => Tool::Git,
+            SetupTool::Docker => Tool::Docker,
+            SetupTool::Bazel => Tool::Bazel,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Application client id (Admin Panel → Settings → Applications)
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Keep the secret in this file (written 0600; the secret is read from stdin)
+    #[arg(long, value_name = "PATH", group = "secret")]
+    pub secret_file: Option<PathBuf>,
+    /// Read the secret from this environment variable at run time
+    #[arg(long, value_name = "NAME", group = "secret")]
+    pub secret_env: Option<String>,
+    /// Run this command to get the secret (e.g. `pass show bsn/secret`)
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub secret_command: Option<String>,
+    /// Network to bind each new session to
+    #[arg(long, value_name = "NAME")]
+    pub network: Option<String>,
+    /// Token endpoint (default: BSN.cloud's)
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
+    /// BSN.cloud API base URL (default: https://api.bsn.cloud)
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Write the profile even if the checks fail
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,9 +3,10 @@
 //! once, through the library's one sink.
 
 mod cli;
+mod man;
 
 use bsn_credential_helper::adapters::{self, Protocol, bazel, docker, exec, git, native};
-use bsn_credential_helper::config::Overrides;
+use bsn_credential_helper::config::{self, Overrides};
 use bsn_credential_helper::error::{self, Error};
 use bsn_credential_helper::invocation::Invocation;
 use bsn_credential_helper::{commands, process};
@@ -27,14 +28,18 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode, Error> {
     let cli = Cli::parse_from(args());
-    if cli.verbose || std::env::var("BSN_LOG").is_ok_and(|v| v == "debug") {
-        bsn_credential_helper::log::enable();
-    }
     let overrides = Overrides {
         config: cli.config.clone(),
         profile: cli.profile.clone(),
         min_ttl: cli.min_ttl,
     };
+    if cli.verbose || std::env::var("BSN_LOG").is_ok_and(|v| v == "debug") {
+        bsn_credential_helper::log::enable();
+        // Which file was read and where each setting came from (secrets: only "set").
+        for line in config::explain(&overrides, &config::process_env).lines() {
+            bsn_credential_helper::debug!("{line}");
+        }
+    }
     let invocation = || Invocation::resolve(overrides.clone(), cli::VERSION);
     let protocol: Box<dyn Protocol> = match cli.command {
         Command::Get => Box::new(native::Get),
@@ -54,20 +59,21 @@ fn run() -> Result<ExitCode, Error> {
             command: args.command,
             keep_secrets: args.keep_secrets,
         }),
-        Command::Erase => return commands::erase(&invocation()),
+        Command::Erase(args) => return commands::erase(&invocation(), !args.no_revoke),
+        Command::Doctor { json } => return Ok(commands::doctor::doctor(&overrides, json)),
+        Command::Setup(args) => {
+            return commands::setup::setup(&invocation(), args.tool.into(), args.dry_run);
+        }
+        Command::InstallLinks { dir } => return commands::install_links::install(dir.as_deref()),
+        Command::Init(args) => return commands::init::init(&overrides, init_options(args)),
         Command::Status { json } => return commands::status(&invocation(), json),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut cli::command(),
-                "bsn-credential-helper",
-                &mut std::io::stdout(),
-            );
+            man::completions(shell, &mut std::io::stdout())
+                .map_err(|e| Error::internal(format!("cannot write completions: {e}")))?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Manpage => {
-            clap_mangen::Man::new(cli::command())
-                .render(&mut std::io::stdout())
+            man::manpage(&mut std::io::stdout())
                 .map_err(|e| Error::internal(format!("cannot write the man page: {e}")))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -109,12 +115,34 @@ fn emulator(
     Ok(ExitCode::SUCCESS)
 }
 
+fn init_options(args: cli::InitArgs) -> commands::init::Options {
+    commands::init::Options {
+        client_id: args.client_id,
+        secret: match (args.secret_file, args.secret_env, args.secret_command) {
+            (Some(p), _, _) => Some(commands::init::SecretPlace::File(p)),
+            (_, Some(n), _) => Some(commands::init::SecretPlace::Env(n)),
+            (_, _, Some(c)) => Some(commands::init::SecretPlace::Command(c)),
+            _ => None,
+        },
+        network: args.network,
+        token_url: args.token_url,
+        api_url: args.api_url,
+        force: args.force,
+    }
+}
+
 /// Invoked as `git-credential-bsn VERB`, `docker-credential-bsn VERB` (how git and Docker
 /// find helpers on PATH) or `bazel-credential-bsn get` (Bazel passes no arguments of ours),
 /// the arguments mean `bsn-credential-helper git|docker|bazel VERB`.
 fn args() -> Vec<OsString> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
-    if let Some(adapter) = args.first().and_then(|a| adapters::adapter_for_argv0(a)) {
+    // `docker-credential-bsn --version` (or `-V`, `--help`) is about the program itself.
+    let about_us = args
+        .get(1)
+        .is_some_and(|a| ["--version", "-V", "--help", "-h"].iter().any(|f| a == f));
+    if let Some(adapter) = args.first().and_then(|a| adapters::adapter_for_argv0(a))
+        && !about_us
+    {
         args[0] = OsString::from("bsn-credential-helper");
         args.insert(1, OsString::from(adapter));
     }

@@ -253,7 +253,8 @@ impl Response {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            "Date: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            super::http_date::http_date(std::time::SystemTime::now()),
             self.body.len()
         ));
         w.write_all(head.as_bytes())?;
@@ -412,6 +413,7 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
         assert!(text.contains("Retry-After: 1\r\n"));
         assert!(text.contains("Content-Length: 7\r\nConnection: close\r\n\r\n"));
+        assert!(text.contains(" GMT\r\nContent-Length"), "{text}");
         assert!(text.ends_with("\r\n\r\n{\"a"), "{text}");
     }
 }

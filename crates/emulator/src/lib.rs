@@ -14,6 +14,7 @@ pub mod demo;
 mod faults;
 mod form;
 mod http;
+mod http_date;
 mod ids;
 mod rest;
 mod router;

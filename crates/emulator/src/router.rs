@@ -9,7 +9,7 @@ use super::faults::{Fault, FaultQueue, Surface};
 use super::http::{Reply, Request, Response};
 use super::rest::{self, Resource};
 use super::state::State;
-use super::token::{self, TOKEN_PATH};
+use super::token::{self, REVOKE_PATH, TOKEN_PATH};
 
 /// Everything the connection threads share. One mutex for the realm keeps each token
 /// operation and its counters consistent; faults have their own so a sleeping `slow`
@@ -27,6 +27,7 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Token,
+    Revoke,
     Rest(Resource),
     Stats,
     AdminFaults,
@@ -39,6 +40,7 @@ fn route(path: &str) -> Route {
     match path {
         // Keycloak paths are case-sensitive (realm names are), so no folding here.
         TOKEN_PATH => Route::Token,
+        REVOKE_PATH => Route::Revoke,
         "/stats" => Route::Stats,
         "/admin/faults" => Route::AdminFaults,
         "/admin/reset-stats" => Route::AdminResetStats,
@@ -71,6 +73,7 @@ pub fn respond(shared: &Shared, request: &Request) -> Reply {
     let now = Instant::now();
     Reply::Send(match route {
         Route::Token => token::handle(&mut lock(&shared.state), request, now),
+        Route::Revoke => token::handle_revoke(&mut lock(&shared.state), request, now),
         Route::Rest(resource) => rest::handle(&mut lock(&shared.state), request, resource, now),
         Route::Stats => only(request, "GET", || {
             Response::serialize(200, &snapshot(shared, now))
@@ -140,6 +143,7 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(route(TOKEN_PATH), Route::Token);
+        assert_eq!(route(REVOKE_PATH), Route::Revoke);
         assert_eq!(
             route("/realms/BSNCLOUD/protocol/openid-connect/token"),
             Route::NotFound

@@ -289,6 +289,28 @@ impl State {
         }
     }
 
+    /// RFC 7009: forgets `token` if it is this client's. An access token stops counting
+    /// against the cap at once; a refresh token ends its session with all its tokens.
+    pub fn revoke(&mut self, client: &ClientSpec, token: &str, now: Instant) {
+        self.stats.revocations += 1;
+        if self
+            .access
+            .get(token)
+            .is_some_and(|t| t.client_id == client.id)
+        {
+            self.access.remove(token);
+        } else if let Some(rt) = self.refresh.get(token).filter(|t| t.client_id == client.id) {
+            let session = rt.session.clone();
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.ended = true;
+            }
+            self.access
+                .retain(|_, t| t.session.as_deref() != Some(session.as_str()));
+            self.refresh.retain(|_, t| t.session != session);
+        }
+        self.prune(now);
+    }
+
     /// Checks a bearer token for the REST surface.
     fn usable(&self, token: &str, now: Instant) -> Result<&AccessToken, Unusable> {
         let t = self
@@ -438,6 +460,28 @@ mod tests {
         assert!(st.grant_client(&client, later).is_ok());
         assert_eq!(st.active_now(later), 1);
         assert_eq!(st.stats.max_active_tokens, 2);
+    }
+
+    #[test]
+    fn revoked_tokens_leave_the_cap() {
+        let (mut st, client) = state(|c| c.max_active = Some(1));
+        let now = Instant::now();
+        let first = st.grant_client(&client, now).unwrap();
+        assert!(st.grant_client(&client, now).is_err());
+        st.revoke(&client, &first.access_token, now);
+        assert_eq!(
+            st.check_bearer(&first.access_token, now),
+            Err(Unusable::Invalid)
+        );
+        let session = st.grant_password(&client, "u", now).unwrap();
+        let rt = session.refresh.unwrap().refresh_token;
+        st.revoke(&client, &rt, now);
+        assert_eq!(st.active_now(now), 0);
+        assert_eq!(
+            st.grant_refresh(&client, &rt, now).unwrap_err(),
+            Refusal::UnknownRefreshToken
+        );
+        assert_eq!(st.stats.revocations, 2);
     }
 
     #[test]

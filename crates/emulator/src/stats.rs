@@ -30,6 +30,8 @@ pub struct Stats {
     pub active_tokens: u64,
     /// Requests answered by an injected fault.
     pub faults_served: u64,
+    /// Well-authenticated requests to the revocation endpoint (RFC 7009).
+    pub revocations: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +83,8 @@ mod tests {
                             "unsupported_grant_type": 0, "too_many_active_tokens": 0},
                 "refresh_tokens_reused": 0, "sessions_ended_by_reuse": 0,
                 "network_selections": 0, "api_calls": 0, "api_unauthorized": 0,
-                "max_active_tokens": 0, "active_tokens": 0, "faults_served": 0
+                "max_active_tokens": 0, "active_tokens": 0, "faults_served": 0,
+                "revocations": 0
             })
         );
         let back: Stats = serde_json::from_str(r#"{"tokens_issued": 3, "new_field": 1}"#).unwrap();

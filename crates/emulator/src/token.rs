@@ -15,6 +15,8 @@ use super::http::{Request, Response};
 use super::state::{Issued, Refusal, State};
 
 pub const TOKEN_PATH: &str = "/realms/bsncloud/protocol/openid-connect/token";
+/// RFC 7009 token revocation, where Keycloak serves it.
+pub const REVOKE_PATH: &str = "/realms/bsncloud/protocol/openid-connect/revoke";
 
 const GRANTS: [&str; 3] = ["client_credentials", "password", "refresh_token"];
 
@@ -157,4 +159,39 @@ fn render(issued: &Issued) -> Value {
         body["session_state"] = json!(r.session_state);
     }
     body
+}
+
+/// `POST …/revoke` (RFC 7009): client authentication, then `token` (an access or refresh
+/// token of that client). Unknown tokens are a success, as the RFC says; revoking a refresh
+/// token ends its session and every access token of it.
+pub fn handle_revoke(state: &mut State, request: &Request, now: Instant) -> Response {
+    if request.method != "POST" {
+        return Response::json(
+            405,
+            &json!({"error": "method_not_allowed", "error_description": "Use POST"}),
+        )
+        .header("Allow", "POST");
+    }
+    let Ok(form) = parse_form(&request.body) else {
+        return Response::json(
+            400,
+            &json!({"error": "invalid_request", "error_description": "duplicated parameter"}),
+        );
+    };
+    let Some(client) = client_auth::presented(request.header("authorization"), &form)
+        .and_then(|p| state.client(&p.id, &p.secret).cloned())
+    else {
+        return Response::json(
+            401,
+            &json!({"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}),
+        );
+    };
+    let Some(token) = form.get("token") else {
+        return Response::json(
+            400,
+            &json!({"error": "invalid_request", "error_description": "Missing parameter: token"}),
+        );
+    };
+    state.revoke(&client, token, now);
+    Response::empty(200)
 }

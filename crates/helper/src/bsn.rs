@@ -1,4 +1,5 @@
-//! The BSN.cloud REST API: network selection binds a new token's session to a network.
+//! The BSN.cloud REST API: network selection binds a new token's session to a network;
+//! reading the session (`doctor`) shows what the server thinks a token may do.
 
 use crate::config::Profile;
 use crate::error::Error;
@@ -82,4 +83,54 @@ pub fn select_network(
             ))),
         };
     }
+}
+
+/// What `GET /2022/06/REST/Self/Session` says about a token's session.
+#[derive(Debug, Default)]
+pub struct SessionInfo {
+    pub network: Option<String>,
+    pub scope: Option<String>,
+    pub user: Option<String>,
+    /// The server's `Date` header, as sent.
+    pub server_date: Option<String>,
+}
+
+/// Reads the token's session once (no retries: `doctor` reports what happens).
+pub fn session(
+    deadline: Instant,
+    profile: &Profile,
+    access_token: &Secret<String>,
+) -> Result<SessionInfo, Error> {
+    let url = profile.api_url.join("/2022/06/REST/Self/Session");
+    let auth = Secret::new(format!("Bearer {}", access_token.expose()));
+    let mut req = http::Request::new(attohttpc::Method::GET, &url, &profile.api_url);
+    req.authorization = Some(&auth);
+    let (outcome, server_date) = http::send_dated(&req, deadline, "BSN_TIMEOUT (timeout)");
+    let body = match outcome {
+        Attempt::Done(200, body) => body,
+        Attempt::Done(status, body) | Attempt::Retry(status, _, body) => {
+            return Err(Error::server(format!(
+                "GET {url} answered HTTP {status}{}; check BSN_API_URL (api_url)",
+                crate::oauth::server_explanation(&body)
+            )));
+        }
+        Attempt::NotSent(why) | Attempt::Lost(why) => {
+            return Err(Error::network(format!(
+                "cannot reach the BSN.cloud API {}: {why}; check BSN_API_URL (api_url)",
+                profile.api_url
+            )));
+        }
+    };
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+        Error::server(format!(
+            "GET {url} answered 200 with something that is not JSON"
+        ))
+    })?;
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    Ok(SessionInfo {
+        network: text(&json["network"]["name"]),
+        scope: text(&json["authorizationScope"]).or_else(|| text(&json["scope"])),
+        user: text(&json["user"]["login"]),
+        server_date,
+    })
 }

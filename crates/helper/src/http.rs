@@ -64,6 +64,27 @@ pub fn send(req: &Request, deadline: Instant, budget: &str) -> Attempt {
     }
 }
 
+/// `send`, once, also returning the server's `Date` header: `doctor` compares clocks.
+pub fn send_dated(req: &Request, deadline: Instant, budget: &str) -> (Attempt, Option<String>) {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return (
+            Attempt::NotSent(format!("no time left within {budget}")),
+            None,
+        );
+    }
+    match build(req, remaining).map(|mut prepared| prepared.send()) {
+        Ok(Ok(response)) => {
+            let date = (response.headers().get("date"))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            (exchange(Ok(response)), date)
+        }
+        Ok(Err(e)) => (exchange(Err(e)), None),
+        Err(why) => (Attempt::NotSent(why), None),
+    }
+}
+
 fn build(
     req: &Request,
     remaining: Duration,

@@ -10,6 +10,10 @@ use base64::Engine;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
+// RFC 7009 revocation (`erase`) lives in oauth/revoke.rs.
+mod revoke;
+pub use revoke::revoke;
+
 /// Longest lifetime we believe: a server that claims more is capped, so a bogus
 /// `expires_in` cannot cache a token for years.
 pub const MAX_EXPIRES_IN: u64 = 24 * 3600;

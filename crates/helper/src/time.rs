@@ -18,6 +18,21 @@ pub fn rfc3339(unix_ms: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// An HTTP `Date` (IMF-fixdate, `Tue, 01 Dec 2026 00:00:00 GMT`) as unix seconds.
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, clock, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let month = MONTHS.iter().position(|m| m == month)? + 1;
+    let stamp = format!("{year}-{month:02}-{:0>2}T{clock}Z", day);
+    let t = humantime::parse_rfc3339(&stamp).ok()?;
+    Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs())
+}
+
 /// A short human description of a span, for `status`: "4m 12s", "expired 3s ago".
 pub fn describe_until(target_ms: u64, now_ms: u64) -> String {
     if target_ms >= now_ms {
@@ -39,6 +54,15 @@ pub fn short(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(
+            parse_http_date("Tue, 01 Dec 2026 00:00:00 GMT"),
+            Some(1_796_083_200)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
 
     #[test]
     fn rfc3339_is_whole_seconds_utc() {

@@ -56,10 +56,8 @@ impl Exec {
             .split_first()
             .ok_or_else(|| Error::invalid_request("exec needs a command to run after `--`"))?;
         let profile = inv.profile()?;
+        // `obtain` warns when the token has less than min_ttl left.
         let outcome = obtain(profile, &Request::default())?;
-        if let Some(why) = short_of_min_ttl(&outcome, profile.min_ttl) {
-            error::warn(&why);
-        }
         let mut command = Command::new(program);
         command.args(rest);
         if !self.keep_secrets {
@@ -71,17 +69,6 @@ impl Exec {
         crate::process::restore_for_child(&mut command);
         Ok(command)
     }
-}
-
-/// The child may run longer than the token lives: say so when the server's tokens are
-/// shorter than the `min_ttl` asked for.
-fn short_of_min_ttl(outcome: &crate::broker::Outcome, min_ttl: u64) -> Option<String> {
-    let lifetime = outcome.entry.lifetime_ms() / 1000;
-    (lifetime < min_ttl).then(|| {
-        format!(
-            "the server issues tokens that live {lifetime}s, less than min_ttl {min_ttl}s: ask the helper for a token per request instead of holding one for the whole command"
-        )
-    })
 }
 
 fn launch_error(e: &std::io::Error, program: &OsString) -> u8 {

@@ -113,13 +113,34 @@ pub fn drive(protocol: &dyn Protocol, inv: &Invocation) -> ExitCode {
     ExitCode::from(failed.exit)
 }
 
-/// Asks the broker for a token for the invocation's profile; a warning goes to stderr.
+/// Asks the broker for a token for the invocation's profile; a warning (also one that
+/// `min_ttl` cannot be met) joins the outcome and goes to stderr.
 pub fn obtain(profile: &Profile, req: &Request) -> Result<Outcome> {
-    let outcome = broker::get(profile, req)?;
+    let mut outcome = broker::get(profile, req)?;
+    if let Some(short) = min_ttl_shortfall(&outcome, profile.min_ttl) {
+        outcome.warning = Some(match outcome.warning.take() {
+            Some(w) => format!("{w}; {short}"),
+            None => short,
+        });
+    }
     if let Some(w) = &outcome.warning {
         error::warn(w);
     }
     Ok(outcome)
+}
+
+/// Says so when the token handed out has less than `min_ttl` left because the server
+/// issues shorter tokens (`broker::needed_ms` caps min_ttl at 45 % of a lifetime).
+pub fn min_ttl_shortfall(outcome: &Outcome, min_ttl: u64) -> Option<String> {
+    let entry = &outcome.entry;
+    let left = entry.expires_at_ms.saturating_sub(now_ms()) / 1000;
+    let capped = broker::needed_ms(entry, min_ttl) < min_ttl.saturating_mul(1000);
+    (capped && left < min_ttl && !entry.is_expired(now_ms())).then(|| {
+        format!(
+            "min_ttl {min_ttl}s cannot be met: the server issues tokens that live {}s and this one has {left}s left; ask the helper for a token per request instead of holding one for a long job",
+            entry.lifetime_ms() / 1000
+        )
+    })
 }
 
 pub fn read_stdin() -> Result<String> {

@@ -8,10 +8,12 @@
 
 mod fleet;
 mod renew;
+mod revoke;
 mod status;
 
 pub use fleet::SharedStatus;
 pub use renew::Outcome;
+pub use revoke::{Erased, erase_and_revoke};
 pub use status::{Status, TokenStatus, status};
 
 use crate::cache::{Cache, CacheKey, Entry, FORMAT};

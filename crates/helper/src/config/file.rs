@@ -21,6 +21,7 @@ pub struct FileConfig {
 pub struct FileProfile {
     pub token_url: Option<String>,
     pub api_url: Option<String>,
+    pub revoke_url: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub client_secret_env: Option<String>,
@@ -60,7 +61,7 @@ pub struct LoadedFile {
     pub readable_by_others: bool,
 }
 
-fn config_path(overrides: &Overrides, env: Env) -> Option<(PathBuf, bool)> {
+pub fn config_path(overrides: &Overrides, env: Env) -> Option<(PathBuf, bool)> {
     if let Some(p) = &overrides.config {
         return Some((p.clone(), true));
     }

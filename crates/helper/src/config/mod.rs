@@ -6,9 +6,12 @@
 mod file;
 mod secrets;
 mod shared;
+mod sources;
 
+pub use file::config_path;
 pub use secrets::{DEFAULT_COMMAND_TIMEOUT, SecretSource};
 pub use shared::{RedisUrl, SharedCache};
+pub use sources::{Explanation, Setting, explain};
 
 use crate::error::{Error, Result};
 use crate::url::HttpUrl;
@@ -61,6 +64,8 @@ pub struct Profile {
     pub name: String,
     pub token_url: HttpUrl,
     pub api_url: HttpUrl,
+    /// RFC 7009 revocation endpoint (`erase`): `revoke_url`, else the token URL's sibling.
+    pub revoke_url: HttpUrl,
     pub client_id: String,
     pub client_secret: Option<SecretSource>,
     pub grant: Grant,
@@ -192,6 +197,10 @@ fn resolve(
     let api_url = s
         .text("BSN_API_URL", &s.p.api_url)
         .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    let token_url = HttpUrl::parse(&token_url, "BSN_TOKEN_URL / token_url")?;
+    let revoke_url = s
+        .text("BSN_REVOKE_URL", &s.p.revoke_url)
+        .unwrap_or_else(|| token_url.sibling("revoke"));
     let min_ttl = match overrides.min_ttl {
         Some(v) => v,
         None => s.secs("BSN_MIN_TTL", s.p.min_ttl, DEFAULT_MIN_TTL)?,
@@ -200,7 +209,8 @@ fn resolve(
     let lock_timeout = s.secs("BSN_LOCK_TIMEOUT", s.p.lock_timeout, DEFAULT_LOCK_TIMEOUT)?;
     Ok(Profile {
         name: name.to_string(),
-        token_url: HttpUrl::parse(&token_url, "BSN_TOKEN_URL / token_url")?,
+        revoke_url: HttpUrl::parse(&revoke_url, "BSN_REVOKE_URL / revoke_url")?,
+        token_url,
         api_url: HttpUrl::parse(&api_url, "BSN_API_URL / api_url")?,
         client_id,
         client_secret,
@@ -337,7 +347,7 @@ fn cache_dir(s: &Sources) -> Result<PathBuf> {
 }
 
 /// `~/x` in a config-file path means the home directory, as in a shell.
-fn expand_home(path: &std::path::Path) -> PathBuf {
+pub fn expand_home(path: &std::path::Path) -> PathBuf {
     match (path.strip_prefix("~"), dirs::home_dir()) {
         (Ok(rest), Some(home)) => home.join(rest),
         _ => path.to_path_buf(),

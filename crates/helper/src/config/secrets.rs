@@ -14,8 +14,14 @@ pub const DEFAULT_COMMAND_TIMEOUT: u64 = 30;
 #[derive(Debug, Clone, PartialEq)]
 pub enum SecretSource {
     Value(Secret<String>),
+    /// `X_env`: the variable is read when the secret is needed, so commands that never
+    /// need it (`status`, a cache hit) work while it is unset.
+    Env(String),
     File(PathBuf),
-    Command { command: String, timeout: Duration },
+    Command {
+        command: String,
+        timeout: Duration,
+    },
 }
 
 impl SecretSource {
@@ -23,6 +29,14 @@ impl SecretSource {
     pub fn resolve(&self, what: &str) -> Result<Secret<String>> {
         let value = match self {
             SecretSource::Value(s) => return Ok(s.clone()),
+            SecretSource::Env(name) => {
+                return match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+                    Some(v) => Ok(Secret::new(v)),
+                    None => Err(Error::config(format!(
+                        "{what}_env names ${name}, which is not set"
+                    ))),
+                };
+            }
             SecretSource::File(path) => read_secret_file(path, what)?,
             SecretSource::Command { command, timeout } => run_command(command, *timeout, what)?,
         };
@@ -164,12 +178,7 @@ impl SecretContext<'_> {
             return Ok(Some(SecretSource::Value(Secret::new(v))));
         }
         if let Some(name) = keys.env_name {
-            return match (self.env)(&name) {
-                Some(v) => Ok(Some(SecretSource::Value(Secret::new(v)))),
-                None => Err(Error::config(format!(
-                    "{what}_env names ${name}, which is not set"
-                ))),
-            };
+            return Ok(Some(SecretSource::Env(name)));
         }
         Ok(keys
             .path

@@ -1,5 +1,5 @@
-//! Commands that are not protocols: `erase` and `status`. They take the resolved
-//! invocation and print for people.
+//! `status [--json]`: per profile, what the cache holds. Reads no secret and sends
+//! nothing; a profile that fails to load is reported on stderr (or in the JSON).
 
 use crate::adapters::print_line;
 use crate::broker;
@@ -9,21 +9,6 @@ use crate::invocation::Invocation;
 use crate::protocol;
 use crate::time::now_ms;
 use std::process::ExitCode;
-
-pub fn erase(inv: &Invocation) -> Result<ExitCode> {
-    let profile = inv.profile()?;
-    let removed = broker::erase(profile)?;
-    eprintln!(
-        "bsn-credential-helper: {} profile \"{}\"",
-        if removed {
-            "erased the cached tokens of"
-        } else {
-            "nothing cached for"
-        },
-        profile.name
-    );
-    Ok(ExitCode::SUCCESS)
-}
 
 pub fn status(inv: &Invocation, json: bool) -> Result<ExitCode> {
     let profiles = config::load_all(&inv.overrides, &config::process_env)?;
@@ -49,7 +34,7 @@ pub fn status(inv: &Invocation, json: bool) -> Result<ExitCode> {
         for row in &rows {
             match row {
                 Ok(s) => out.push_str(&render_status(s, now)),
-                Err(e) => out.push_str(&format!("error: {e}\n\n")),
+                Err(e) => crate::error::report(e),
             }
         }
         print!("{out}");

@@ -1,0 +1,191 @@
+//! The man page and shell completions, both generated from the clap definitions (cli.rs)
+//! plus the sections clap cannot know: COMMANDS (one page for all: we ship no per-command
+//! pages), ENVIRONMENT, FILES, EXIT STATUS and EXAMPLES.
+
+use std::io::Write;
+
+/// The command without hidden subcommands (`completions`, `manpage`): what users see.
+pub fn visible_command() -> clap::Command {
+    let full = crate::cli::command();
+    let visible: Vec<clap::Command> = full
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .collect();
+    let mut cmd = clap::Command::new("bsn-credential-helper")
+        .version(crate::cli::VERSION)
+        .args(full.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(visible);
+    if let Some(about) = full.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    if let Some(long) = full.get_long_about() {
+        cmd = cmd.long_about(long.clone());
+    }
+    cmd
+}
+
+/// clap_complete names bash functions after the binary; with hyphens in the name the
+/// per-subcommand arms come out as `bsn__subcmd__credential__subcmd__helper__…` while the
+/// dispatcher sets `bsn__credential__helper__…`, so nothing completes after a subcommand.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut visible_command(),
+        "bsn-credential-helper",
+        &mut buf,
+    );
+    let text = String::from_utf8_lossy(&buf).replace(
+        "bsn__subcmd__credential__subcmd__helper",
+        "bsn__credential__helper",
+    );
+    out.write_all(text.as_bytes())
+}
+
+pub fn manpage(out: &mut dyn Write) -> std::io::Result<()> {
+    let cmd = visible_command();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    writeln!(out, ".SH COMMANDS")?;
+    for sub in cmd.get_subcommands() {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        writeln!(out, ".TP\n\\fB{}\\fR\n{}", sub.get_name(), roff(&about))?;
+    }
+    writeln!(out, ".SH ENVIRONMENT")?;
+    for (name, meaning) in ENVIRONMENT {
+        writeln!(out, ".TP\n\\fB{name}\\fR\n{}", roff(meaning))?;
+    }
+    out.write_all(SECTIONS.as_bytes())?;
+    man.render_version_section(out)
+}
+
+fn roff(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('-', "\\-")
+        .replace("\n.", "\n\\&.")
+}
+
+const ENVIRONMENT: [(&str, &str); 16] = [
+    (
+        "BSN_CLIENT_ID",
+        "Application client id (also BS_CLIENT_ID).",
+    ),
+    (
+        "BSN_CLIENT_SECRET",
+        "Client secret (also BSN_SECRET, BS_SECRET).",
+    ),
+    (
+        "BSN_NETWORK",
+        "Network each new session is bound to (also BS_NETWORK).",
+    ),
+    ("BSN_GRANT", "client_credentials (default) or password."),
+    (
+        "BSN_USERNAME, BSN_PASSWORD",
+        "Credentials for the password grant.",
+    ),
+    (
+        "BSN_TOKEN_URL",
+        "Token endpoint; https only, plain http only for loopback.",
+    ),
+    (
+        "BSN_API_URL",
+        "BSN.cloud API base URL (default https://api.bsn.cloud).",
+    ),
+    (
+        "BSN_REVOKE_URL",
+        "Revocation endpoint used by erase (default: the token URL with revoke as its last segment).",
+    ),
+    ("BSN_SCOPE", "Scope to request."),
+    (
+        "BSN_MIN_TTL",
+        "Seconds a returned token must still be valid (default 60; capped at 45% of the token lifetime, with a warning).",
+    ),
+    (
+        "BSN_TIMEOUT, BSN_LOCK_TIMEOUT",
+        "Deadline of one renewal (30 s) and of waiting for another process's renewal (60 s).",
+    ),
+    ("BSN_CACHE_DIR", "Private, local cache directory."),
+    (
+        "BSN_PROFILE, BSN_CONFIG",
+        "Profile to use and config file to read.",
+    ),
+    (
+        "BSN_HOSTS",
+        "Comma-separated host[:port] list that git, Docker and Bazel get tokens for.",
+    ),
+    (
+        "BSN_LOG",
+        "debug: a debug log on stderr with tokens and secrets redacted.",
+    ),
+    (
+        "HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR",
+        "Proxy and extra CA certificates.",
+    ),
+];
+
+const SECTIONS: &str = r#".SH FILES
+.TP
+\fI~/.config/bsn\-credential\-helper/config.toml\fR
+Profiles (TOML). Written by \fBinit\fR; the previous file is kept as config.toml.bak.
+.TP
+\fI~/.cache/bsn\-credential\-helper/\fR
+The token cache: 0600 entries and their lock files in a 0700 directory.
+.TP
+\fI~/.gitconfig\fR, \fI~/.docker/config.json\fR, \fI~/.bazelrc\fR
+Written by \fBsetup git\fR, \fBsetup docker\fR and \fBsetup bazel\fR.
+.SH "EXIT STATUS"
+.TP
+0
+Success.
+.TP
+1
+doctor, init or install\-links: a check or step failed.
+.TP
+2
+invalid_request, or a usage error.
+.TP
+3
+config: missing or invalid configuration.
+.TP
+4
+invalid_credentials: the client id, secret, username or password was refused.
+.TP
+5
+login_required: the session ended and no password is configured.
+.TP
+6
+network: BSN.cloud could not be reached.
+.TP
+7
+server: BSN.cloud answered with an error.
+.TP
+8
+rate_limited.
+.TP
+9
+lock_timeout: another process held the cache lock too long.
+.TP
+10
+cache: the cache directory cannot be used.
+.TP
+11
+network_selection: the network could not be selected.
+.TP
+12
+internal: a bug.
+.SH EXAMPLES
+.nf
+bsn\-credential\-helper init
+bsn\-credential\-helper doctor
+bsn\-credential\-helper install\-links \-\-dir ~/.local/bin
+bsn\-credential\-helper setup git
+bsn\-credential\-helper header | curl \-H @\- https://api.bsn.cloud/2022/06/REST/Self/Session
+echo '{"min_ttl": 120}' | bsn\-credential\-helper get
+bsn\-credential\-helper exec \-\- ./deploy.sh
+.fi
+"#;

@@ -1,0 +1,238 @@
+//! `setup git|docker|bazel`, `install-links` and `init`: real git, real files in a private
+//! HOME, and the written configuration then used for real.
+
+use crate::util::{TestEnv, bin, run_with_stdin, stderr, stdout};
+use std::path::Path;
+use std::process::Command;
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn git_global(env: &TestEnv, args: &[&str]) -> Command {
+    let mut cmd = Command::new("git");
+    crate::util::apply_env(&mut cmd, env);
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .args(args);
+    cmd
+}
+
+#[test]
+fn setup_git_writes_global_helpers_that_git_then_uses() {
+    let env = TestEnv::new();
+    let gitconfig = env.path(".gitconfig");
+    let out = env.run(&["setup", "git", "--dry-run"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("would set: git config --global credential.https://api.bsn.cloud.helper")
+    );
+    assert!(!gitconfig.exists(), "--dry-run wrote {}", read(&gitconfig));
+
+    let out = env.run(&["setup", "git"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = format!("credential.http://127.0.0.1:{}.helper", env.emu.port());
+    let got = git_global(&env, &["config", "--global", "--get-all", &key])
+        .output()
+        .unwrap();
+    let expected = format!("\n!'{}' git\n", bin());
+    assert_eq!(stdout(&got), expected);
+    let written = read(&gitconfig);
+    let again = env.run(&["setup", "git"], "");
+    assert!(stdout(&again).contains("already set"), "{}", stdout(&again));
+    assert_eq!(read(&gitconfig), written, "a second setup changed the file");
+
+    let input = format!("protocol=http\nhost=127.0.0.1:{}\n\n", env.emu.port());
+    let fill = run_with_stdin(git_global(&env, &["credential", "fill"]), &input);
+    assert!(fill.status.success(), "{}", stderr(&fill));
+    assert!(
+        stdout(&fill).contains("password=emu-at-"),
+        "{}",
+        stdout(&fill)
+    );
+}
+
+#[test]
+fn setup_docker_merges_keeps_other_keys_and_backs_up() {
+    let env = TestEnv::new();
+    let path = env.path(".docker/config.json");
+    let before = r#"{"auths":{"registry.example":{}},"credHelpers":{"gcr.io":"gcloud"}}"#;
+    crate::util::write_file(&path, before);
+    let out = env.run(&["setup", "docker"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(config["auths"], serde_json::json!({"registry.example": {}}));
+    let helpers = &config["credHelpers"];
+    assert_eq!(helpers["gcr.io"], "gcloud");
+    assert_eq!(helpers["api.bsn.cloud"], "bsn");
+    assert_eq!(helpers[format!("127.0.0.1:{}", env.emu.port())], "bsn");
+    assert_eq!(read(&env.path(".docker/config.json.bak")), before);
+    let written = read(&path);
+    let out = env.run(&["setup", "docker", "--dry-run"], "");
+    assert!(!stdout(&out).contains("would set"), "{}", stdout(&out));
+    env.run(&["setup", "docker"], "");
+    assert_eq!(read(&path), written);
+}
+
+#[test]
+fn setup_bazel_appends_rc_lines_once() {
+    let env = TestEnv::new();
+    crate::util::write_file(&env.path(".bazelrc"), "build --jobs=4");
+    let out = env.run(&["setup", "bazel"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rc = read(&env.path(".bazelrc"));
+    let helper = Path::new(bin()).with_file_name("bazel-credential-bsn");
+    assert!(rc.starts_with("build --jobs=4\n"), "{rc}");
+    for host in [
+        "api.bsn.cloud",
+        "ws.bsn.cloud",
+        "provision.bsn.cloud",
+        "127.0.0.1",
+    ] {
+        let line = format!("common --credential_helper={host}={}\n", helper.display());
+        assert_eq!(rc.matches(&line).count(), 1, "{line} in {rc}");
+    }
+    env.run(&["setup", "bazel"], "");
+    assert_eq!(read(&env.path(".bazelrc")), rc);
+}
+
+#[cfg(unix)]
+#[test]
+fn install_links_creates_the_dir_and_three_working_names() {
+    let env = TestEnv::new();
+    let dir = env.path("new/bin");
+    for round in 0..2 {
+        let out = env.run(&["install-links", "--dir", dir.to_str().unwrap()], "");
+        assert!(out.status.success(), "round {round}: {}", stdout(&out));
+    }
+    for name in [
+        "git-credential-bsn",
+        "docker-credential-bsn",
+        "bazel-credential-bsn",
+    ] {
+        assert_eq!(
+            std::fs::read_link(dir.join(name)).unwrap(),
+            Path::new(bin())
+        );
+    }
+    let out = Command::new(dir.join("docker-credential-bsn"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+fn init_cmd(env: &TestEnv, config: &Path, args: &[&str]) -> Command {
+    let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "init"]);
+    cmd.args(args);
+    for var in [
+        "BSN_CLIENT_ID",
+        "BSN_CLIENT_SECRET",
+        "BSN_NETWORK",
+        "BSN_TOKEN_URL",
+        "BSN_API_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[cfg(unix)]
+#[test]
+fn init_from_flags_writes_a_checked_profile_without_the_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let config = env.path("config/bsn-credential-helper/config.toml");
+    let secret = env.path("secrets/bsn");
+    let (token_url, api_url) = (env.emu.token_url(), env.emu.base_url());
+    let args = |secret_value: &str| {
+        let cmd = init_cmd(
+            &env,
+            &config,
+            &[
+                "--client-id",
+                "demo-client",
+                "--secret-file",
+                secret.to_str().unwrap(),
+                "--network",
+                "Demo",
+                "--token-url",
+                &token_url,
+                "--api-url",
+                &api_url,
+            ],
+        );
+        run_with_stdin(cmd, secret_value)
+    };
+    let out = args("wrong-secret\n");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("not written"), "{}", stdout(&out));
+    assert!(!config.exists());
+
+    let out = args("demo-secret\n");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = read(&config);
+    assert!(
+        text.contains("client_secret_file") && !text.contains("demo-secret"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The profile now works with nothing in the environment but the cache dir.
+    let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "token"]);
+    for var in [
+        "BSN_CLIENT_ID",
+        "BSN_CLIENT_SECRET",
+        "BSN_NETWORK",
+        "BSN_TOKEN_URL",
+        "BSN_API_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `init` on a terminal (a pty from util-linux `script`) asks for each value.
+#[cfg(unix)]
+#[test]
+fn init_on_a_terminal_asks_and_writes_the_secret_file_with_tilde_paths() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "script (util-linux) is missing under CI"
+        );
+        return;
+    }
+    let env = TestEnv::new();
+    let answers = "demo-client\n1\n~/bsn-secret\ndemo-secret\nDemo\n";
+    let mut cmd = Command::new("script");
+    crate::util::apply_env(&mut cmd, &env);
+    cmd.current_dir(env.home.path())
+        .args(["-qec", &format!("'{}' init", bin()), "/dev/null"])
+        .env_remove("BSN_CLIENT_ID")
+        .env_remove("BSN_CLIENT_SECRET")
+        .env_remove("BSN_NETWORK");
+    let out = run_with_stdin(cmd, answers);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    for prompt in [
+        "Client id",
+        "Where does the client secret live?",
+        "Client secret (not shown)",
+        "Network",
+    ] {
+        assert!(text.contains(prompt), "{prompt:?} not asked:\n{text}");
+    }
+    let config = read(&env.path("config/bsn-credential-helper/config.toml"));
+    // `~` is written as typed and expanded when read.
+    assert!(
+        config.contains("client_secret_file = \"~/bsn-secret\""),
+        "{config}"
+    );
+    assert_eq!(read(&env.path("bsn-secret")), "demo-secret\n");
+    assert!(text.contains("all 8 checks passed"), "{text}");
+}
