@@ -314,3 +314,26 @@ fn status_shows_the_fleet_entry_and_never_a_secret() {
         );
     }
 }
+
+/// git and Docker report a refused token with `erase`: the fleet entry stops handing it
+/// out too, so the reporting host's next call renews instead of getting it back.
+#[test]
+fn a_token_rejected_through_erase_is_not_served_again_from_the_fleet() {
+    let Some(redis) = Redis::start() else { return };
+    let env = TestEnv::new();
+    let first = get(&env, &redis, 0);
+    assert_eq!(get(&env, &redis, 1)["access_token"], first["access_token"]);
+    let out = run_with_stdin(
+        on_host(&env, &redis, 1, &["docker", "erase"]),
+        &env.emu.base_url(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let renewed = get(&env, &redis, 1);
+    assert_ne!(renewed["access_token"], first["access_token"], "{renewed}");
+    assert_eq!(env.stats().token_requests.client_credentials, 2);
+    // The other hosts now get the renewed token from the fleet once theirs is refused too.
+    assert_eq!(
+        get(&env, &redis, 2)["access_token"],
+        renewed["access_token"]
+    );
+}

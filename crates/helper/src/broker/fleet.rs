@@ -12,8 +12,8 @@
 use super::renew::{Locked, REFRESH_MARGIN_MS, client_secret, fallback};
 use super::{Outcome, new_entry, usable};
 use crate::bsn::{self, SelectError};
-use crate::cache::Entry;
-use crate::config::{Grant, SharedCache};
+use crate::cache::{CacheKey, Entry};
+use crate::config::{Grant, Profile, SharedCache};
 use crate::error::{Error, Result};
 use crate::oauth::{self, Failure, GrantRequest};
 use crate::protocol::Source;
@@ -25,6 +25,62 @@ use std::time::{Duration, Instant};
 
 /// What a fleet renewal ended with: an answer, or why to renew on this host alone.
 type Fleetwide = std::result::Result<Outcome, FleetError>;
+
+/// Connects with the seal key and Redis password resolved. The outer error is ours (a
+/// secret source failed), the inner one Redis's.
+fn open(
+    cfg: &SharedCache,
+    key: &CacheKey,
+    secret: &Secret<String>,
+) -> Result<std::result::Result<Fleet, FleetError>> {
+    let seal = match &cfg.seal_key {
+        Some(source) => source.resolve("shared_cache_key")?,
+        None => secret.clone(),
+    };
+    let password = cfg
+        .password
+        .as_ref()
+        .map(|p| p.resolve("shared_cache_password"))
+        .transpose()?;
+    Ok(Fleet::open(cfg, key, &seal, password.as_ref()))
+}
+
+/// Expires the fleet entry's access token if it is `rejected` (keeping its refresh token),
+/// so no host hands it out again after git or Docker reported it refused. Best effort: a
+/// host renewing right now (lock taken) replaces it anyway; Redis unreachable is a debug line.
+pub(super) fn reject_in_fleet(
+    profile: &Profile,
+    cfg: &SharedCache,
+    key: &CacheKey,
+    rejected: &Secret<String>,
+) -> Result<bool> {
+    let secret = client_secret(profile)?;
+    let fleet = match open(cfg, key, &secret)? {
+        Ok(f) => f,
+        Err(e) => {
+            crate::debug!("{e}; the rejection is recorded on this host only");
+            return Ok(false);
+        }
+    };
+    let outcome = (|| -> std::result::Result<bool, FleetError> {
+        let Some(lock) = fleet.try_lock(cfg.timeout * 4 + Duration::from_secs(2))? else {
+            return Ok(false);
+        };
+        let snap = fleet.read()?;
+        let Some(mut entry) = snap.current.and_then(|c| c.entry) else {
+            return Ok(false);
+        };
+        if entry.access_token != *rejected {
+            return Ok(false);
+        }
+        entry.expires_at_ms = entry.obtained_at_ms;
+        Ok(fleet.write(&lock, snap.generation, Some(&entry))?.is_some())
+    })();
+    Ok(outcome.unwrap_or_else(|e| {
+        crate::debug!("{e}; the rejection is recorded on this host only");
+        false
+    }))
+}
 
 impl Locked<'_> {
     /// `local` is this host's entry (read under its lock), `seen` the one the caller saw
@@ -57,16 +113,7 @@ impl Locked<'_> {
         secret: &Secret<String>,
         seen: Option<&Entry>,
     ) -> Result<Fleetwide> {
-        let seal = match &cfg.seal_key {
-            Some(source) => source.resolve("shared_cache_key")?,
-            None => secret.clone(),
-        };
-        let password = cfg
-            .password
-            .as_ref()
-            .map(|p| p.resolve("shared_cache_password"))
-            .transpose()?;
-        let fleet = match Fleet::open(cfg, &self.key, &seal, password.as_ref()) {
+        let fleet = match open(cfg, &self.key, secret)? {
             Ok(f) => f,
             Err(e) => return Ok(Err(e)),
         };

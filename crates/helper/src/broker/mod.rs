@@ -184,20 +184,27 @@ pub fn reject(profile: &Profile, rejected: Option<&Secret<String>>) -> Result<bo
     let cache = Cache::new(&profile.cache_dir);
     let key = cache_key(profile);
     let matches = |entry: &Entry| rejected.is_none_or(|r| entry.access_token == *r);
-    match cache.read(&key) {
-        Some(entry) if matches(&entry) => {}
+    let token = match cache.read(&key) {
+        Some(entry) if matches(&entry) => entry.access_token,
         _ => return Ok(false),
-    }
+    };
     cache.prepare()?;
     let guard = cache.lock(&key, profile.lock_timeout)?;
-    match cache.read(&key) {
+    let dropped = match cache.read(&key) {
         Some(mut entry) if matches(&entry) => {
             entry.expires_at_ms = entry.obtained_at_ms;
             cache.store(&guard, &entry)?;
-            Ok(true)
+            true
         }
-        _ => Ok(false),
+        _ => false,
+    };
+    // In fleet mode every host would otherwise keep handing out the refused token.
+    if let Some(cfg) = &profile.shared_cache
+        && let Err(e) = fleet::reject_in_fleet(profile, cfg, &key, &token)
+    {
+        crate::debug!("{e}; the rejection is recorded on this host only");
     }
+    Ok(dropped)
 }
 
 #[cfg(test)]
