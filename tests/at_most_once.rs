@@ -209,22 +209,8 @@ fn refresh_failing_before_it_is_sent_keeps_the_refresh_token_and_names_the_cause
 // A cache that cannot be written never sends a refresh token nor mints a token per call
 
 fn full_disk(env: &TestEnv, request: &str) -> std::process::Output {
-    use std::os::unix::process::CommandExt;
     let mut cmd = env.cmd(&["get"]);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit {
-                rlim_cur: 64,
-                rlim_max: 64,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    disk_full(&mut cmd);
     run_with_stdin(cmd, request)
 }
 

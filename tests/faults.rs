@@ -508,27 +508,6 @@ fn entry_path_taken_by_a_directory_is_a_cache_error_and_mints_nothing() {
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
 
-/// "Disk full" for this command: RLIMIT_FSIZE makes every write past 64 bytes fail with
-/// EFBIG (SIGXFSZ is ignored so it is an error, not a kill). Works as root, unlike a
-/// read-only directory.
-fn disk_full(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit {
-                rlim_cur: 64,
-                rlim_max: 64,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 #[test]
 fn full_disk_is_a_cache_error_then_caches_normally_with_space_again() {
     let env = TestEnv::new();
