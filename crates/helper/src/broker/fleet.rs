@@ -9,7 +9,7 @@
 //! (write-ahead). A local refresh token exists only for a session this host started on
 //! its own while Redis was unreachable; nobody else ever saw it.
 
-use super::renew::{Locked, REFRESH_MARGIN_MS, client_secret, fallback};
+use super::renew::{Locked, client_secret, fallback, worth_refreshing};
 use super::{Outcome, new_entry, usable};
 use crate::bsn::{self, SelectError};
 use crate::cache::{CacheKey, Entry};
@@ -202,9 +202,7 @@ impl Locked<'_> {
         let now = now_ms();
         if let Some(entry) = current.as_mut()
             && let Some(refresh_token) = entry.refresh_token.take()
-            && entry
-                .refresh_expires_at_ms
-                .is_none_or(|t| t > now + REFRESH_MARGIN_MS)
+            && worth_refreshing(entry.refresh_expires_at_ms, now)
         {
             // Write-ahead: the fleet forgets the refresh token before it is sent.
             entry.refresh_expires_at_ms = None;

@@ -277,6 +277,15 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_token_within_a_second_of_expiry_is_not_presented() {
+        assert!(renew::worth_refreshing(None, 5_000));
+        assert!(renew::worth_refreshing(Some(6_001), 5_000));
+        assert!(!renew::worth_refreshing(Some(6_000), 5_000));
+        assert!(!renew::worth_refreshing(Some(4_000), 5_000));
+        assert!(!renew::worth_refreshing(Some(5_000), u64::MAX));
+    }
+
+    #[test]
     fn refresh_continues_the_session_and_login_starts_one() {
         let set = |refresh: bool| TokenSet {
             access_token: Secret::new("new".into()),

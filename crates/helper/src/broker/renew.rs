@@ -23,7 +23,13 @@ use std::cell::Cell;
 use std::time::Instant;
 
 /// A refresh token this close to expiry is not worth a round trip.
-pub(super) const REFRESH_MARGIN_MS: u64 = 1000;
+const REFRESH_MARGIN_MS: u64 = 1000;
+
+/// Whether a refresh token expiring at `expires` (None: no expiry of its own) is still
+/// worth presenting at `now`.
+pub(super) fn worth_refreshing(expires: Option<u64>, now: u64) -> bool {
+    expires.is_none_or(|t| t > now.saturating_add(REFRESH_MARGIN_MS))
+}
 
 #[derive(Debug)]
 pub struct Outcome {
@@ -63,7 +69,7 @@ impl Locked<'_> {
             && let Some(refresh_token) = entry.refresh_token.take()
         {
             let expires = entry.refresh_expires_at_ms.take();
-            if expires.is_none_or(|t| t > now + REFRESH_MARGIN_MS)
+            if worth_refreshing(expires, now)
                 && let Some(outcome) = self.refresh(entry, refresh_token, expires, &secret)?
             {
                 return Ok(outcome);
