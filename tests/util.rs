@@ -73,7 +73,7 @@ impl TestEnv {
             .path()
             .ancestors()
             .skip(1)
-            .all(|d| searchable_by_others(d));
+            .all(searchable_by_others);
         if !require(
             &format!(
                 "a temp dir other users can reach ({} is not; set TMPDIR)",
