@@ -33,7 +33,19 @@ fn lock_is_held(path: &Path) -> bool {
 }
 
 fn spawn(env: &TestEnv, args: &[&str], stdin: &str) -> Child {
+    use std::os::unix::process::CommandExt;
     let mut cmd = env.cmd(args);
+    // Default dispositions whatever launched the suite: a shell's background job (`cmd &`)
+    // inherits SIGINT ignored, and the helper would then rightly survive SIGINT.
+    // SAFETY: signal(2) is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -594,15 +606,15 @@ fn redirects_are_not_followed_and_are_a_config_error() {
         env.set("BSN_TOKEN_URL", &format!("{base}/token"));
         env.set("BSN_TIMEOUT", "3");
         let (code, v, err) = env.get("");
+        match elsewhere.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{status}: the redirect was followed: {other:?}"),
+        }
         assert_error(code, &v, "config", 3);
         assert!(
             err.contains("redirect") && err.contains("BSN_TOKEN_URL"),
             "{status}: {err}"
         );
-        match elsewhere.accept() {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            other => panic!("{status}: the redirect was followed: {other:?}"),
-        }
     }
 }
 

@@ -67,6 +67,22 @@ impl TestEnv {
             );
             return None;
         };
+        // The temp home must be reachable by that account (TMPDIR under /root is not).
+        let reachable = self
+            .home
+            .path()
+            .ancestors()
+            .skip(1)
+            .all(searchable_by_others);
+        if !require(
+            &format!(
+                "a temp dir other users can reach ({} is not; set TMPDIR)",
+                self.home.path().display()
+            ),
+            reachable,
+        ) {
+            return None;
+        }
         self.run_as = Some(ids);
         self.give(self.home.path());
         Some(self)
@@ -133,7 +149,11 @@ impl TestEnv {
 
     /// The real binary with only what a user would set: no proxies, no inherited BSN_*.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin());
+        let program = match self.run_as {
+            Some(_) => reachable_bin(),
+            None => Path::new(bin()),
+        };
+        let mut cmd = Command::new(program);
         cmd.args(args);
         apply_env(&mut cmd, self);
         if let Some((uid, gid)) = self.run_as {
@@ -417,6 +437,34 @@ pub fn canned_endpoint(status: &str, headers: &[(&str, &str)], body: &str) -> St
         }
     });
     format!("http://127.0.0.1:{port}")
+}
+
+fn searchable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o001 != 0)
+}
+
+/// The binary at a path the unprivileged account can execute: `bin()` itself when every
+/// directory above it is searchable by others, else a hard link (or copy) in a 0755
+/// temp dir, made once per test run (CI's clone may live under a private directory).
+fn reachable_bin() -> &'static Path {
+    use std::os::unix::fs::PermissionsExt;
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = Path::new(bin());
+        if bin.ancestors().all(searchable_by_others) {
+            return bin.to_path_buf();
+        }
+        let dir = std::env::temp_dir().join(format!("bsn-test-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let linked = dir.join("bsn-credential-helper");
+        if std::fs::hard_link(bin, &linked).is_err() {
+            std::fs::copy(bin, &linked).unwrap();
+        }
+        std::fs::set_permissions(&linked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        linked
+    })
 }
 
 pub fn is_root() -> bool {
