@@ -3,7 +3,7 @@
 //! fails them under CI=true (.ci/run installs it).
 
 use crate::util::*;
-use bsn_emulator::{Fault, FaultKind};
+use bsn_emulator::{Fault, FaultKind, FaultTarget};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -336,4 +336,20 @@ fn a_token_rejected_through_erase_is_not_served_again_from_the_fleet() {
         get(&env, &redis, 2)["access_token"],
         renewed["access_token"]
     );
+}
+
+/// A new token refused during network selection (401: its session is gone) makes the fleet
+/// path log in once more and select again, as the per-host path does.
+#[test]
+fn a_new_token_refused_by_network_selection_is_replaced_once_in_fleet_mode() {
+    let Some(redis) = Redis::start() else { return };
+    let env = TestEnv::new();
+    env.emu
+        .inject(Fault::new(FaultKind::Unauthorized).target(FaultTarget::Api));
+    let first = get(&env, &redis, 0);
+    assert_eq!(first["source"], "login");
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.client_credentials, 2, "{stats:?}");
+    assert_eq!(stats.network_selections, 1, "{stats:?}");
+    assert_eq!(get(&env, &redis, 1)["access_token"], first["access_token"]);
 }

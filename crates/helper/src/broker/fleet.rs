@@ -331,13 +331,25 @@ impl Locked<'_> {
             && let Some(network) = &self.profile.network
         {
             crate::debug!("selecting network \"{network}\"");
-            if let Err(SelectError::TokenGone(e) | SelectError::Other(e)) = bsn::select_network(
+            match bsn::select_network(
                 self.deadline.get(),
                 self.profile,
                 &fresh.access_token,
                 network,
             ) {
-                return Ok(Err(e));
+                Ok(()) => {}
+                // 401/410: the new token or its session is gone; log in once more.
+                Err(SelectError::TokenGone(e)) if !self.fleet_relogin.replace(true) => {
+                    crate::debug!(
+                        "the new token was refused ({}); logging in again",
+                        e.message
+                    );
+                    let (Some(g), Ok(secret)) = (generation, client_secret(self.profile)) else {
+                        return Ok(Err(e));
+                    };
+                    return self.login_and_publish(fleet, lock, g, None, &secret);
+                }
+                Err(SelectError::TokenGone(e) | SelectError::Other(e)) => return Ok(Err(e)),
             }
             fresh.network_selected = true;
             generation = publish(generation, &fresh);

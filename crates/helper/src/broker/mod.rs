@@ -128,6 +128,7 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         guard: &guard,
         key,
         req,
+        fleet_relogin: std::cell::Cell::new(false),
     };
     match &profile.shared_cache {
         Some(shared) => locked.renew_in_fleet(shared, current, seen.as_ref()),

@@ -49,6 +49,8 @@ pub(super) struct Locked<'a> {
     pub guard: &'a LockGuard,
     pub key: CacheKey,
     pub req: &'a Request,
+    /// Set once the fleet path logged in again after a refused new token (at most once).
+    pub fleet_relogin: Cell<bool>,
 }
 
 impl Locked<'_> {
