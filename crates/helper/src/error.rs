@@ -135,12 +135,12 @@ pub fn report(e: &Error) {
 
 /// An error line that is not an `Error` (exec's launch failures keep the shell's codes).
 pub fn print_error(message: &str) {
-    eprintln!("bsn-credential-helper: error: {message}");
+    crate::log::line(format_args!("bsn-credential-helper: error: {message}"));
 }
 
 /// A token is handed out despite a problem.
 pub fn warn(message: &str) {
-    eprintln!("bsn-credential-helper: warning: {message}");
+    crate::log::line(format_args!("bsn-credential-helper: warning: {message}"));
 }
 
 #[cfg(test)]

@@ -9,10 +9,17 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 
 pub fn enable() {
     if !ENABLED.swap(true, Ordering::Relaxed) {
-        eprintln!(
+        line(format_args!(
             "bsn-credential-helper: debug log on; tokens and secrets are redacted, but keep this output private"
-        );
+        ));
     }
+}
+
+/// One line on stderr. A stderr the caller closed is the caller's choice, not a panic
+/// (`eprintln!` would panic, and the release build aborts).
+pub fn line(text: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 pub fn enabled() -> bool {
@@ -23,7 +30,10 @@ pub fn enabled() -> bool {
 macro_rules! debug {
     ($($arg:tt)*) => {
         if $crate::log::enabled() {
-            eprintln!("bsn-credential-helper: debug: {}", format_args!($($arg)*));
+            $crate::log::line(format_args!(
+                "bsn-credential-helper: debug: {}",
+                format_args!($($arg)*)
+            ));
         }
     };
 }

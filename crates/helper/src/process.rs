@@ -45,7 +45,8 @@ pub fn harden() {
                 "version": crate::protocol::VERSION,
                 "error": { "code": ErrorCode::Internal, "message": message },
             });
-            println!("{body}");
+            // Never println!: a panic inside the hook would abort after all.
+            crate::adapters::print_line(&body.to_string());
         }
         crate::error::print_error(&message);
         std::process::exit(i32::from(ErrorCode::Internal.exit_code()));

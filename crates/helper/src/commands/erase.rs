@@ -26,6 +26,9 @@ pub fn erase(inv: &Invocation, revoke: bool) -> Result<ExitCode> {
         (true, Some(_)) => "erased and revoked the cached token of",
         (true, None) => "erased the cached tokens of",
     };
-    eprintln!("bsn-credential-helper: {what} profile \"{}\"", profile.name);
+    crate::log::line(format_args!(
+        "bsn-credential-helper: {what} profile {}",
+        crate::text::quote(&profile.name)
+    ));
     Ok(ExitCode::SUCCESS)
 }
