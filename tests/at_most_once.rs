@@ -83,7 +83,7 @@ fn seed_entry_for(env: &TestEnv, token_url: &str) -> PathBuf {
     e["key"]["token_url"] = Value::String(token_url.to_string());
     let key: CacheKey = serde_json::from_value(e["key"].clone()).unwrap();
     let path = env.cache_dir().join(format!("{}.json", key.stem()));
-    std::fs::write(&path, serde_json::to_vec(&e).unwrap()).unwrap();
+    plant_entry(&path, &e);
     path
 }
 

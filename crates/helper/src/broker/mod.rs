@@ -7,11 +7,13 @@
 //! killed at any point: it is recorded as spent before it is sent.
 
 mod fleet;
+mod fleet_ops;
 mod renew;
 mod revoke;
 mod status;
+mod store;
 
-pub use fleet::SharedStatus;
+pub use fleet_ops::SharedStatus;
 pub use renew::Outcome;
 pub use revoke::{Erased, erase_and_revoke};
 pub use status::{Status, TokenStatus, status};
@@ -23,8 +25,8 @@ use crate::oauth::TokenSet;
 use crate::protocol::Source;
 use crate::secret::Secret;
 use crate::time::now_ms;
-use renew::{Locked, fallback};
-use std::time::Instant;
+use renew::{Renewal, fallback};
+use store::FileStore;
 
 /// What the caller asks for beyond the profile (whose `min_ttl` already holds any
 /// override).
@@ -107,7 +109,7 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
         Err(e) if e.code == ErrorCode::LockTimeout => return fallback(seen, e, req),
         Err(e) => return Err(e),
     };
-    let current = cache.read(&key);
+    let current = cache.read_locked(&guard, &key);
     if let Some(entry) = &current {
         // With force_refresh, a token renewed by someone else since we looked counts as
         // the fresh one: N forced callers still cause one renewal.
@@ -121,18 +123,23 @@ pub fn get(profile: &Profile, req: &Request) -> Result<Outcome> {
             return Ok(from_cache(entry.clone()));
         }
     }
-    let locked = Locked {
-        deadline: std::cell::Cell::new(Instant::now() + profile.timeout),
-        profile,
-        cache: &cache,
-        guard: &guard,
-        key,
-        req,
-        fleet_relogin: std::cell::Cell::new(false),
-    };
     match &profile.shared_cache {
-        Some(shared) => locked.renew_in_fleet(shared, current, seen.as_ref()),
-        None => locked.renew(current),
+        Some(shared) => fleet::Host {
+            profile,
+            req,
+            cache: &cache,
+            guard: &guard,
+            key,
+        }
+        .renew(shared, current, seen.as_ref()),
+        None => {
+            let file = FileStore {
+                cache: &cache,
+                guard: &guard,
+                key: key.clone(),
+            };
+            Renewal::new(profile, req, key, file).run(current)
+        }
     }
 }
 
@@ -201,7 +208,7 @@ pub fn reject(profile: &Profile, rejected: Option<&Secret<String>>) -> Result<bo
     };
     // In fleet mode every host would otherwise keep handing out the refused token.
     if let Some(cfg) = &profile.shared_cache
-        && let Err(e) = fleet::reject_in_fleet(profile, cfg, &key, &token)
+        && let Err(e) = fleet_ops::expire_in_fleet(profile, cfg, &key, &token)
     {
         crate::debug!("{e}; the rejection is recorded on this host only");
     }

@@ -1,16 +1,17 @@
-//! The slow path, run with the entry's lock held: refresh or log in exactly once, select
-//! the network, write the result.
+//! The slow path, run with the entry's lock held (this host's, or the fleet's): refresh or
+//! log in exactly once, select the network, keep the result. The one copy of this logic,
+//! over either store (store.rs).
 //!
-//! Write-ahead: before a refresh token is sent, the entry without it is written durably
-//! (temp file, fsync, rename). Whatever kills us afterwards — SIGKILL, the OOM killer, a
-//! power cut — the token is already recorded as spent, so it is never presented twice.
-//! It is written back only when the request provably never left this machine. Before a
-//! login the entry is written the same way, which proves the cache can keep what the
-//! login brings: a cache that cannot be written never makes every call mint a token.
+//! Write-ahead: before a refresh token is sent, the entry without it is recorded durably
+//! in the store (file: temp file, fsync, rename; fleet: a fenced write to Redis). Whatever
+//! kills us afterwards — SIGKILL, the OOM killer, a power cut — the token is already
+//! recorded as spent, so it is never presented twice. It is put back only when the request
+//! provably never left this machine.
 
+use super::store::Store;
 use super::{Request, fresh_enough, is_rejected, new_entry};
 use crate::bsn::{self, SelectError};
-use crate::cache::{Cache, CacheKey, Entry, FORMAT, LockGuard};
+use crate::cache::{CacheKey, Entry, FORMAT};
 use crate::config::{Grant, Profile};
 use crate::error::{Error, ErrorCode, Result};
 use crate::oauth::{self, Failure, GrantRequest};
@@ -19,7 +20,7 @@ use crate::secret::Secret;
 use crate::signals::Shield;
 use crate::text::quote;
 use crate::time::now_ms;
-use std::cell::Cell;
+use std::cell::OnceCell;
 use std::time::Instant;
 
 /// A refresh token this close to expiry is not worth a round trip.
@@ -39,23 +40,54 @@ pub struct Outcome {
     pub warning: Option<String>,
 }
 
-pub(super) struct Locked<'a> {
+/// One renewal of one entry, over either store: refresh if a refresh token is alive, else
+/// log in; select the network; keep the result.
+pub(super) struct Renewal<'a, S: Store> {
+    profile: &'a Profile,
+    req: &'a Request,
+    key: CacheKey,
+    pub store: S,
+    /// Resolved once, before any write-ahead: a failing or slow secret command can never
+    /// cost a refresh token that was recorded as spent but not sent.
+    secret: OnceCell<Secret<String>>,
     /// One overall deadline (BSN_TIMEOUT) for everything the renewal sends. It starts
-    /// after the secrets are read: a slow `*_command` has its own limit and does not eat
-    /// the network's time.
-    pub deadline: Cell<Instant>,
-    pub profile: &'a Profile,
-    pub cache: &'a Cache,
-    pub guard: &'a LockGuard,
-    pub key: CacheKey,
-    pub req: &'a Request,
-    /// Set once the fleet path logged in again after a refused new token (at most once).
-    pub fleet_relogin: Cell<bool>,
+    /// after the secrets are read: a slow `*_command` has its own limit.
+    deadline: Instant,
 }
 
-impl Locked<'_> {
-    /// Refresh if a refresh token is alive, else log in.
-    pub fn renew(&self, mut current: Option<Entry>) -> Result<Outcome> {
+impl<'a, S: Store> Renewal<'a, S> {
+    pub fn new(profile: &'a Profile, req: &'a Request, key: CacheKey, store: S) -> Self {
+        Renewal {
+            profile,
+            req,
+            key,
+            store,
+            secret: OnceCell::new(),
+            deadline: Instant::now() + profile.timeout,
+        }
+    }
+
+    /// For a caller that already resolved the client secret (fleet mode seals with it).
+    pub fn with_secret(self, secret: Secret<String>) -> Self {
+        let _ = self.secret.set(secret);
+        self
+    }
+
+    fn secret(&self) -> Result<Secret<String>> {
+        if let Some(s) = self.secret.get() {
+            return Ok(s.clone());
+        }
+        let s = client_secret(self.profile)?;
+        Ok(self.secret.get_or_init(|| s).clone())
+    }
+
+    fn restart_deadline(&mut self) {
+        self.deadline = Instant::now() + self.profile.timeout;
+    }
+
+    /// Refresh if a refresh token is alive, else log in. `current` is the store's entry,
+    /// read under its lock.
+    pub fn run(&mut self, mut current: Option<Entry>) -> Result<Outcome> {
         let now = now_ms();
         // A live token whose network selection failed last time needs only that selection.
         if let Some(entry) = &current
@@ -65,7 +97,7 @@ impl Locked<'_> {
         {
             return self.finish(entry.clone(), Source::Login, None, true);
         }
-        let secret = client_secret(self.profile)?;
+        let secret = self.secret()?;
         self.restart_deadline();
         if let Some(entry) = current.as_mut()
             && let Some(refresh_token) = entry.refresh_token.take()
@@ -80,17 +112,17 @@ impl Locked<'_> {
         self.login(current, &secret, true)
     }
 
-    /// Presents `refresh_token` once. `entry` is the cached entry without it. None: the
+    /// Presents `refresh_token` once. `entry` is the store's entry without it. None: the
     /// token may have reached the server, so it is spent; log in instead.
     fn refresh(
-        &self,
+        &mut self,
         entry: &mut Entry,
         refresh_token: Secret<String>,
         expires: Option<u64>,
         secret: &Secret<String>,
     ) -> Result<Option<Outcome>> {
-        if let Err(e) = self.cache.store(self.guard, entry) {
-            // Without the write-ahead the token is not sent at all.
+        // The write-ahead: without it the token is not sent at all.
+        if let Err(e) = self.store.put(entry) {
             return fallback(Some(entry.clone()), e, self.req).map(Some);
         }
         crate::debug!("refresh token recorded as spent; refreshing");
@@ -99,10 +131,10 @@ impl Locked<'_> {
         let grant = GrantRequest::Refresh {
             refresh_token: &refresh_token,
         };
-        match oauth::request_token(self.deadline.get(), self.profile, secret, &grant) {
+        match oauth::request_token(self.deadline, self.profile, secret, &grant) {
             Ok(set) => {
                 let fresh = new_entry(self.key.clone(), set, obtained, Some(entry));
-                let warning = self.store_or_warn(&fresh);
+                let warning = self.store.publish(&fresh);
                 drop(shield);
                 self.finish(fresh, Source::Refresh, warning, true).map(Some)
             }
@@ -113,7 +145,7 @@ impl Locked<'_> {
                 // Never left this machine: the token is as good as before.
                 entry.refresh_token = Some(refresh_token);
                 entry.refresh_expires_at_ms = expires;
-                let restored = self.cache.store(self.guard, entry);
+                let restored = self.store.put(entry);
                 drop(shield);
                 crate::debug!("refresh not sent ({}); token kept", error.code.as_str());
                 let error = match restored {
@@ -134,12 +166,15 @@ impl Locked<'_> {
     }
 
     fn login(
-        &self,
+        &mut self,
         current: Option<Entry>,
         secret: &Secret<String>,
         may_reselect: bool,
     ) -> Result<Outcome> {
         let profile = self.profile;
+        // The password is read only when a login is due: never on a refresh (a prompting
+        // password command would ask every few minutes), and any refresh token is spent
+        // or absent by now, so its failure costs none.
         let password;
         let grant = match profile.grant {
             Grant::ClientCredentials => GrantRequest::ClientCredentials,
@@ -158,44 +193,33 @@ impl Locked<'_> {
                 }
             }
         };
-        // Proves the cache can keep what the login brings (see the module comment).
-        let placeholder = current
-            .clone()
-            .unwrap_or_else(|| placeholder(self.key.clone()));
-        if let Err(e) = self.cache.store(self.guard, &placeholder) {
+        if let Err(e) = self.store.before_login(current.as_ref()) {
             return fallback(current, e, self.req);
         }
         crate::debug!("requesting a new token ({} grant)", profile.grant.as_str());
         let obtained = now_ms();
         let shield = Shield::hold();
-        let set = match oauth::request_token(self.deadline.get(), profile, secret, &grant) {
+        let set = match oauth::request_token(self.deadline, profile, secret, &grant) {
             Ok(set) => set,
             Err(failure) => {
-                if current.is_none() {
-                    // Only the write-ahead's placeholder is there: leave no trace.
-                    let _ = self.cache.remove(self.guard);
-                }
+                self.store.login_failed(current.as_ref());
                 drop(shield);
                 return fallback(current, failure.error, self.req);
             }
         };
         let mut fresh = new_entry(self.key.clone(), set, obtained, None);
         fresh.network_selected = profile.network.is_none();
-        // Stored before network selection so a user session's refresh token survives a
+        // Kept before network selection so a user session's refresh token survives a
         // failing selection.
-        let warning = self.store_or_warn(&fresh);
+        let warning = self.store.publish(&fresh);
         drop(shield);
         self.finish(fresh, Source::Login, warning, may_reselect)
-    }
-
-    pub(super) fn restart_deadline(&self) {
-        self.deadline.set(Instant::now() + self.profile.timeout);
     }
 
     /// Selects the network if the entry still needs it; a token is handed out only after.
     /// A 401/410 means the token or its session is gone: log in once and select again.
     fn finish(
-        &self,
+        &mut self,
         mut entry: Entry,
         source: Source,
         mut warning: Option<String>,
@@ -205,25 +229,20 @@ impl Locked<'_> {
             && let Some(network) = &self.profile.network
         {
             crate::debug!("selecting network {}", quote(network));
-            match bsn::select_network(
-                self.deadline.get(),
-                self.profile,
-                &entry.access_token,
-                network,
-            ) {
+            match bsn::select_network(self.deadline, self.profile, &entry.access_token, network) {
                 Ok(()) => {}
                 Err(SelectError::TokenGone(e)) if may_reselect => {
                     crate::debug!(
                         "the new token was refused ({}); logging in again",
                         e.message
                     );
-                    let secret = client_secret(self.profile)?;
+                    let secret = self.secret()?;
                     return self.login(None, &secret, false);
                 }
                 Err(SelectError::TokenGone(e) | SelectError::Other(e)) => return Err(e),
             }
             entry.network_selected = true;
-            warning = warning.or(self.store_or_warn(&entry));
+            warning = warning.or(self.store.publish(&entry));
         }
         Ok(Outcome {
             entry,
@@ -231,27 +250,11 @@ impl Locked<'_> {
             warning,
         })
     }
-
-    /// A token we just obtained is good even if the cache cannot keep it; say so instead
-    /// of failing. The write-ahead already recorded any refresh token as spent.
-    pub(super) fn store_or_warn(&self, entry: &Entry) -> Option<String> {
-        let error = self.cache.store(self.guard, entry).err()?;
-        let removed = self.cache.remove(self.guard).is_ok();
-        Some(format!(
-            "{}; the token was not cached{}",
-            error.message,
-            if removed {
-                ", so the next call will log in again"
-            } else {
-                ""
-            }
-        ))
-    }
 }
 
 /// What the cache holds while a first login is under way: expired, so never handed out,
 /// and removed again if the login fails.
-fn placeholder(key: CacheKey) -> Entry {
+pub(super) fn placeholder(key: CacheKey) -> Entry {
     Entry {
         format: FORMAT,
         key,

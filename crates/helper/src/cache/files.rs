@@ -6,7 +6,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes what `bytes` makes of the temp file (it may record the file's identity, which the
+/// rename keeps) to a temp file, fsyncs it, renames it over `path` and fsyncs the directory.
+pub(super) fn write_atomically(
+    path: &Path,
+    bytes: impl FnOnce(&File) -> std::io::Result<Vec<u8>>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
     let tmp = dir.join(format!(
@@ -16,7 +21,8 @@ pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     ));
     let result = (|| {
         let mut f = open_nofollow(OpenOptions::new().write(true).create_new(true), &tmp)?;
-        f.write_all(bytes)?;
+        let bytes = bytes(&f)?;
+        f.write_all(&bytes)?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;

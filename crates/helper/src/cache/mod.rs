@@ -7,6 +7,7 @@
 //! file (Windows locks are mandatory), and the kernel drops it when a process dies.
 
 mod files;
+mod origin;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -14,6 +15,7 @@ use files::{
     create_private_dir, dir_is_private, file_is_ours, open_nofollow, remove_stale_temps,
     secure_dir, write_atomically,
 };
+use origin::Origin;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -95,6 +97,15 @@ impl Entry {
     }
 }
 
+/// An entry as it lies on disk: with the identity of the file it was written into.
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    #[serde(flatten)]
+    entry: Entry,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    written_into: Option<Origin>,
+}
+
 pub struct Cache {
     dir: PathBuf,
 }
@@ -124,6 +135,26 @@ impl Cache {
     /// Fast-path read: no lock, no directory set-up. None for missing, foreign, corrupt
     /// or unsafe entries; the slow path then replaces them.
     pub fn read(&self, key: &CacheKey) -> Option<Entry> {
+        self.read_file(key).map(|(entry, _)| entry)
+    }
+
+    /// The read a renewal starts from, under the entry's lock: a refresh token is kept
+    /// only if the entry lies in the very file this machine wrote it into (`origin`), so a
+    /// restored or copied cache never presents a spent one.
+    pub fn read_locked(&self, _guard: &LockGuard, key: &CacheKey) -> Option<Entry> {
+        let (mut entry, file) = self.read_file(key)?;
+        if entry.refresh_token.is_some() && !origin::vouches_for(file.1.as_ref(), &file.0) {
+            crate::debug!(
+                "{} was not written here (restored or copied); its refresh token is not presented",
+                self.entry_path(key).display()
+            );
+            entry.refresh_token = None;
+            entry.refresh_expires_at_ms = None;
+        }
+        Some(entry)
+    }
+
+    fn read_file(&self, key: &CacheKey) -> Option<(Entry, (File, Option<Origin>))> {
         let path = self.entry_path(key);
         if !dir_is_private(&self.dir) {
             return None;
@@ -137,8 +168,10 @@ impl Cache {
             .take(MAX_ENTRY_BYTES + 1)
             .read_to_string(&mut text)
             .ok()?;
-        let entry: Entry = serde_json::from_str(&text).ok()?;
-        (entry.format == FORMAT && entry.key == *key).then_some(entry)
+        let stored: OnDisk = serde_json::from_str(&text).ok()?;
+        let entry = stored.entry;
+        (entry.format == FORMAT && entry.key == *key)
+            .then_some((entry, (file, stored.written_into)))
     }
 
     /// Creates the directory (0700) or repairs its permissions; refuses one that belongs
@@ -212,9 +245,14 @@ impl Cache {
         debug_assert_eq!(guard.stem, entry.key.stem());
         let path = self.dir.join(format!("{}.json", guard.stem));
         remove_stale_temps(&self.dir, &guard.stem);
-        let json = serde_json::to_vec_pretty(entry)
-            .map_err(|e| Error::internal(format!("cannot encode cache entry: {e}")))?;
-        write_atomically(&path, &json).map_err(|e| {
+        write_atomically(&path, |file| {
+            let stored = OnDisk {
+                entry: entry.clone(),
+                written_into: Origin::of(file),
+            };
+            serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)
+        })
+        .map_err(|e| {
             Error::cache(format!(
                 "cannot write cache file {}: {e}; free space or fix permissions, or set BSN_CACHE_DIR",
                 path.display()

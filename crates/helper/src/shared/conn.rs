@@ -64,10 +64,14 @@ pub fn connect(cfg: &SharedCache, password: Option<&str>) -> FleetResult<redis::
         .as_str()
         .into_connection_info()
         .map_err(|_| invalid())?;
+    let mut settings = info
+        .redis_settings()
+        .clone()
+        .set_lib_name("bsn-credential-helper", env!("CARGO_PKG_VERSION"));
     if let Some(pw) = password {
-        let settings = info.redis_settings().clone().set_password(pw);
-        info = info.set_redis_settings(settings);
+        settings = settings.set_password(pw);
     }
+    info = info.set_redis_settings(settings);
     let client = redis::Client::open(info).map_err(|_| invalid())?;
     let con = client
         .get_connection_with_timeout(cfg.timeout)

@@ -2,20 +2,30 @@
 //! the entry's lock, write under it, and wait for another host's renewal.
 //!
 //! Keys of one entry share a hash tag so they land in one Cluster slot:
-//! `<prefix>{<stem>}:tok` (the sealed entry, expiring with its last live token),
-//! `<prefix>{<stem>}:gen` (the fencing generation, a counter that only Lua changes) and
-//! `<prefix>{<stem>}:lock` (`SET NX PX` with a 128-bit random owner).
-//! Writes are a Lua compare-and-set on the generation, so a host whose lock expired while
-//! it was renewing cannot overwrite what the next holder wrote. Times inside the sealed
-//! value are on the Redis server's clock (`TIME`), converted to and from the local clock,
-//! so hosts with skewed clocks agree on when a token expires.
+//! `<prefix>{<name>}:tok` (the sealed entry, expiring with its last live token),
+//! `<prefix>{<name>}:gen` (the fencing generation, which only Lua changes) and
+//! `<prefix>{<name>}:lock` (`SET NX PX` with a 128-bit random owner). `<name>` is a keyed
+//! hash under the sealing key: a Redis reader cannot confirm a guessed client id or user
+//! name, and hosts sealing with different keys (mid client-secret rotation) keep separate
+//! entries instead of overwriting each other's.
+//! Writes are a Lua compare-and-set on the generation (scripts.rs), so a host whose lock
+//! expired while it was renewing cannot overwrite what the next holder wrote. Times inside
+//! the sealed value are on the Redis server's clock (`TIME`), converted to and from the
+//! local clock, so hosts with skewed clocks agree on when a token expires.
+//!
+//! Rollbacks (docs/fleet-threat-model.md): every value records the `run_id` of the Redis
+//! server process that stored it. A restart (from an older snapshot or not) or a failover
+//! to a replica brings another run_id, and a refresh token written under another one is
+//! not presented: the write that recorded it as spent may be what was lost.
 
 mod conn;
+mod scripts;
 mod seal;
 #[cfg(test)]
 mod tests;
 
 pub use conn::{FleetError, FleetResult};
+pub use scripts::Generation;
 
 use crate::cache::{CacheKey, Entry};
 use crate::config::SharedCache;
@@ -23,7 +33,7 @@ use crate::secret::Secret;
 use crate::time::now_ms;
 use seal::Sealer;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::time::{Duration, Instant};
 
 /// A value larger than this is not ours.
@@ -31,20 +41,9 @@ const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// A refresh token with no expiry of its own is kept this long (a BSN.cloud session ends
 /// after 12 hours).
 const NO_EXPIRY_KEEP_MS: u64 = 24 * 3600 * 1000;
-
-/// Replaces value and generation only if the generation is still the one the writer read.
-const CAS: &str = r"
-local g = tonumber(redis.call('GET', KEYS[2]) or '0')
-if g ~= tonumber(ARGV[1]) then return -1 end
-redis.call('SET', KEYS[2], g + 1)
-if ARGV[3] == '0' then redis.call('DEL', KEYS[1])
-else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-return g + 1";
-
-/// Deletes the lock only if we still own it.
-const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0";
+/// Waiting hosts poll from this often, backing off to `MAX_POLL`.
+const FIRST_POLL: Duration = Duration::from_millis(20);
+const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// What is inside a sealed value.
 #[derive(Serialize, Deserialize)]
@@ -52,6 +51,9 @@ struct Payload {
     generation: u64,
     host: String,
     written_at_ms: u64,
+    /// The run_id of the Redis server that stored it ("" if it would not say).
+    #[serde(default)]
+    server: String,
     entry: Option<Entry>,
 }
 
@@ -62,13 +64,17 @@ pub struct FleetEntry {
     /// Which host wrote it ("name (pid N)") and when.
     pub host: String,
     pub written_at_ms: u64,
+    server: String,
 }
 
-/// One read: the generation (0 = never written) and the entry, if one of ours is there.
+/// One read: the generation and the entry, if one of ours is there.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub generation: u64,
+    pub generation: Generation,
     pub current: Option<FleetEntry>,
+    /// Something is stored that this host cannot use: sealed under another key, damaged,
+    /// of the wrong type, or out of step with the generation. The next writer replaces it.
+    pub foreign: bool,
 }
 
 /// How a wait for another host's renewal ended.
@@ -77,6 +83,9 @@ pub enum Wait {
     Changed,
     LockFree,
     TimedOut,
+    /// The lock is held longer than any honest holder would take it for (its remaining
+    /// time, None: forever).
+    Squatted(Option<Duration>),
 }
 
 pub struct Fleet {
@@ -87,8 +96,10 @@ pub struct Fleet {
     tok: String,
     gen_key: String,
     lock_key: String,
-    /// Redis server clock minus local clock, in ms.
-    skew_ms: i64,
+    /// Redis server clock minus local clock, in ms (measured by each read).
+    skew_ms: Cell<i64>,
+    /// The server's run_id, asked once (None: it would not say).
+    server: OnceCell<Option<String>>,
     host: String,
 }
 
@@ -97,13 +108,11 @@ pub struct Fleet {
 pub struct FleetLock<'a> {
     fleet: &'a Fleet,
     owner: String,
-    pub ttl: Duration,
-    pub acquired: Instant,
 }
 
 impl Drop for FleetLock<'_> {
     fn drop(&mut self) {
-        let released = redis::Script::new(RELEASE)
+        let released = redis::Script::new(scripts::RELEASE)
             .key(&self.fleet.lock_key)
             .arg(&self.owner)
             .invoke::<i64>(&mut *self.fleet.con.borrow_mut());
@@ -114,8 +123,8 @@ impl Drop for FleetLock<'_> {
 }
 
 impl Fleet {
-    /// Connects and measures the clock offset. `seal_secret` is the client secret or the
-    /// configured `shared_cache_key`; `password` the resolved Redis password, if any.
+    /// Connects. `seal_secret` is the client secret or the configured `shared_cache_key`;
+    /// `password` the resolved Redis password, if any.
     pub fn open(
         cfg: &SharedCache,
         key: &CacheKey,
@@ -126,18 +135,9 @@ impl Fleet {
         let sealer = Sealer::new(seal_secret.expose().as_bytes()).ok_or_else(|| FleetError {
             message: "cannot derive the shared cache key".into(),
         })?;
-        let mut con = conn::connect(cfg, password.map(|p| p.expose().as_str()))?;
-        let before = now_ms();
-        let time: Vec<u64> = redis::cmd("TIME")
-            .query(&mut con)
-            .map_err(|e| conn::describe(&store, "reading its clock", &e))?;
-        let server_ms = match time.as_slice() {
-            [secs, micros] => secs.saturating_mul(1000) + micros / 1000,
-            _ => before,
-        };
-        let local_mid = (before + now_ms()) / 2;
-        let stem = key.stem();
-        let base = format!("{}{{{stem}}}", cfg.prefix);
+        let con = conn::connect(cfg, password.map(|p| p.expose().as_str()))?;
+        let identity = serde_json::to_vec(key).unwrap_or_default();
+        let base = format!("{}{{{}}}", cfg.prefix, sealer.name(&identity));
         Ok(Fleet {
             con: RefCell::new(con),
             sealer,
@@ -146,7 +146,8 @@ impl Fleet {
             tok: format!("{base}:tok"),
             gen_key: format!("{base}:gen"),
             lock_key: format!("{base}:lock"),
-            skew_ms: server_ms as i64 - local_mid as i64,
+            skew_ms: Cell::new(0),
+            server: OnceCell::new(),
             host: host_name(),
         })
     }
@@ -161,30 +162,92 @@ impl Fleet {
         move |e| conn::describe(&self.store, &doing, &e)
     }
 
-    /// The generation and the entry. A value sealed under another key, copied from
-    /// another key, for another cache key, or out of step with the generation is absent.
+    /// The generation and the entry, in one round trip with the server's clock. A value
+    /// sealed under another key, copied from another key, for another cache key, or out
+    /// of step with the generation is absent (and `foreign`).
     pub fn read(&self) -> FleetResult<Snapshot> {
-        let (value, generation): (Option<Vec<u8>>, Option<u64>) = redis::pipe()
-            .get(&self.tok)
-            .get(&self.gen_key)
+        let before = now_ms();
+        let (time, (value, generation)): (Vec<u64>, (Vec<u8>, String)) = redis::pipe()
+            .cmd("TIME")
+            .cmd("EVAL")
+            .arg(scripts::READ)
+            .arg(2)
+            .arg(&self.tok)
+            .arg(&self.gen_key)
             .query(&mut *self.con.borrow_mut())
             .map_err(self.fail("reading the entry"))?;
-        let generation = generation.unwrap_or(0);
-        let current = value
-            .filter(|v| v.len() <= MAX_VALUE_BYTES)
+        if let [secs, micros] = time.as_slice() {
+            let server_ms = secs.saturating_mul(1000).saturating_add(micros / 1000);
+            let local_mid = (before + now_ms()) / 2;
+            self.skew_ms.set(server_ms as i64 - local_mid as i64);
+        }
+        let generation = Generation(generation);
+        let skew = self.skew_ms.get();
+        let stored = !value.is_empty();
+        let current = Some(value)
+            .filter(|v| stored && v.len() <= MAX_VALUE_BYTES)
             .and_then(|v| self.sealer.open(self.tok.as_bytes(), &v))
             .and_then(|plain| serde_json::from_slice::<Payload>(&plain).ok())
-            .filter(|p| p.generation == generation)
+            .filter(|p| generation.is_ours() && p.generation == generation.number())
             .filter(|p| p.entry.as_ref().is_none_or(|e| e.key == self.key))
             .map(|p| FleetEntry {
-                entry: p.entry.map(|e| shift(&e, -self.skew_ms)),
+                entry: p.entry.map(|e| shift(&e, -skew)),
                 host: p.host,
-                written_at_ms: add(p.written_at_ms, -self.skew_ms),
+                written_at_ms: add(p.written_at_ms, -skew),
+                server: p.server,
             });
+        let foreign = (stored && current.is_none()) || !generation.is_ours();
         Ok(Snapshot {
             generation,
             current,
+            foreign,
         })
+    }
+
+    /// `read`, for a renewal about to present the entry's refresh token: one written under
+    /// another Redis server lifetime (a restart, a failover) is dropped, since the record
+    /// that it was spent may be exactly the write that was lost. Returns why, if it was.
+    pub fn read_for_renewal(&self) -> FleetResult<(Snapshot, Option<String>)> {
+        let mut snap = self.read()?;
+        let Some(fe) = snap.current.as_mut() else {
+            return Ok((snap, None));
+        };
+        let Some(entry) = fe.entry.as_mut().filter(|e| e.refresh_token.is_some()) else {
+            return Ok((snap, None));
+        };
+        let server = self.server_id()?;
+        if server.is_some_and(|s| s == fe.server) {
+            return Ok((snap, None));
+        }
+        entry.refresh_token = None;
+        entry.refresh_expires_at_ms = None;
+        let why = match server {
+            Some(_) => "was written before the Redis server restarted or failed over",
+            None => "cannot be tied to one Redis server lifetime (INFO server gives no run_id)",
+        };
+        Ok((
+            snap,
+            Some(format!(
+                "the shared entry {why}; logging in instead of presenting its refresh token"
+            )),
+        ))
+    }
+
+    /// The server's run_id: another one means another lifetime of the data.
+    fn server_id(&self) -> FleetResult<Option<&str>> {
+        if self.server.get().is_none() {
+            let info: String = redis::cmd("INFO")
+                .arg("server")
+                .query(&mut *self.con.borrow_mut())
+                .map_err(self.fail("asking for its run_id"))?;
+            let id = info
+                .lines()
+                .find_map(|l| l.strip_prefix("run_id:"))
+                .map(|id| id.trim().chars().take(64).collect::<String>())
+                .filter(|id| !id.is_empty());
+            let _ = self.server.set(id);
+        }
+        Ok(self.server.get().and_then(|s| s.as_deref()))
     }
 
     /// Takes the entry's lock if it is free, for `ttl` (which must exceed the renewal's
@@ -193,7 +256,6 @@ impl Fleet {
         let owner = seal::random_hex().ok_or_else(|| FleetError {
             message: "no random numbers for a lock owner".into(),
         })?;
-        let acquired = Instant::now();
         let ok: Option<String> = redis::cmd("SET")
             .arg(&self.lock_key)
             .arg(&owner)
@@ -202,29 +264,28 @@ impl Fleet {
             .arg(ttl.as_millis().max(1) as u64)
             .query(&mut *self.con.borrow_mut())
             .map_err(self.fail("taking the lock"))?;
-        Ok(ok.map(|_| FleetLock {
-            fleet: self,
-            owner,
-            ttl,
-            acquired,
-        }))
+        Ok(ok.map(|_| FleetLock { fleet: self, owner }))
     }
 
-    /// Writes `entry` (None forgets it) if the generation is still `expected`; returns the
-    /// new generation, or None if another host wrote first (then nothing was written).
+    /// Writes `entry` (None forgets it) if the generation still reads as `expected`;
+    /// returns the new generation, or None if another host wrote first (then nothing was
+    /// written).
     pub fn write(
         &self,
         _lock: &FleetLock,
-        expected: u64,
+        expected: &Generation,
         entry: Option<&Entry>,
-    ) -> FleetResult<Option<u64>> {
+    ) -> FleetResult<Option<Generation>> {
         let now = now_ms();
+        let skew = self.skew_ms.get();
         let keep_ms = entry.map_or(0, |e| keep_until(e).saturating_sub(now));
+        let next = expected.next();
         let payload = Payload {
-            generation: expected + 1,
+            generation: next.number(),
             host: self.host.clone(),
-            written_at_ms: add(now, self.skew_ms),
-            entry: entry.map(|e| shift(e, self.skew_ms)),
+            written_at_ms: add(now, skew),
+            server: self.server_id()?.unwrap_or_default().to_string(),
+            entry: entry.map(|e| shift(e, skew)),
         };
         let sealed = serde_json::to_vec(&payload)
             .ok()
@@ -232,39 +293,55 @@ impl Fleet {
             .ok_or_else(|| FleetError {
                 message: "cannot seal the shared entry".into(),
             })?;
-        let written: i64 = redis::Script::new(CAS)
+        let written: i64 = redis::Script::new(scripts::CAS)
             .key(&self.tok)
             .key(&self.gen_key)
-            .arg(expected)
+            .arg(&expected.0)
             .arg(sealed)
             .arg(keep_ms)
             .invoke(&mut *self.con.borrow_mut())
             .map_err(self.fail("writing the entry"))?;
-        Ok(u64::try_from(written).ok())
+        Ok((written > 0).then_some(next))
     }
 
-    /// Polls (every 50–100 ms) until the generation moves past `seen`, the lock is free,
-    /// or `deadline` passes. Waiters poll the generation, not the lock: they are not
-    /// served one by one.
-    pub fn wait(&self, seen: u64, deadline: Instant) -> FleetResult<Wait> {
+    /// Waits, backing off from 20 ms to 500 ms with jitter, until the generation moves
+    /// past `seen`, the lock is free, or `deadline` passes. A lock with more time left than
+    /// `honest` (what this host would take it for), or none, is squatted: no honest holder
+    /// takes it for that long, so waiting is pointless.
+    pub fn wait(
+        &self,
+        seen: &Generation,
+        deadline: Instant,
+        honest: Duration,
+    ) -> FleetResult<Wait> {
+        let mut pause = FIRST_POLL;
         loop {
-            let (generation, locked): (Option<u64>, bool) = redis::pipe()
-                .get(&self.gen_key)
-                .exists(&self.lock_key)
+            let (generation, pttl): (String, i64) = redis::cmd("EVAL")
+                .arg(scripts::POLL)
+                .arg(2)
+                .arg(&self.gen_key)
+                .arg(&self.lock_key)
                 .query(&mut *self.con.borrow_mut())
                 .map_err(self.fail("waiting for another host"))?;
-            if generation.unwrap_or(0) != seen {
+            if generation != seen.0 {
                 return Ok(Wait::Changed);
             }
-            if !locked {
-                return Ok(Wait::LockFree);
+            match pttl {
+                -2 => return Ok(Wait::LockFree),
+                -1 => return Ok(Wait::Squatted(None)),
+                ms if ms as u128 > honest.as_millis() + 2000 => {
+                    return Ok(Wait::Squatted(Some(Duration::from_millis(ms as u64))));
+                }
+                _ => {}
             }
             let now = Instant::now();
             if now >= deadline {
                 return Ok(Wait::TimedOut);
             }
-            let jitter = u64::from(std::process::id() ^ now_ms() as u32) % 50;
-            std::thread::sleep(Duration::from_millis(50 + jitter).min(deadline - now));
+            let jitter = u64::from(std::process::id() ^ now_ms() as u32) % 100;
+            let nap = pause.mul_f64(0.5 + jitter as f64 / 200.0);
+            std::thread::sleep(nap.min(deadline - now));
+            pause = (pause * 2).min(MAX_POLL);
         }
     }
 }

@@ -7,15 +7,19 @@
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 /// Marks the layout `VERSION ‖ nonce ‖ ciphertext ‖ tag`; another byte is a foreign value.
 const VERSION: u8 = 1;
 const SALT: &[u8] = b"bsn-credential-helper fleet entry salt v1";
 const INFO: &[u8] = b"bsn-credential-helper fleet entry AES-256-GCM v1";
+const NAME_INFO: &[u8] = b"bsn-credential-helper fleet entry name HMAC-SHA256 v1";
 
 pub struct Sealer {
     key: LessSafeKey,
+    /// Names entries: only holders of the sealing secret can tell which entry is whose.
+    namer: hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -30,9 +34,20 @@ impl Sealer {
     pub fn new(secret: &[u8]) -> Option<Sealer> {
         let prk = Salt::new(HKDF_SHA256, SALT).extract(secret);
         let okm = prk.expand(&[INFO], &AES_256_GCM).ok()?;
+        let namer = prk.expand(&[NAME_INFO], hmac::HMAC_SHA256).ok()?;
         Some(Sealer {
             key: LessSafeKey::new(UnboundKey::from(okm)),
+            namer: hmac::Key::from(namer),
         })
+    }
+
+    /// The entry's name for `identity` (the cache key): 128 bits of HMAC, in hex.
+    pub fn name(&self, identity: &[u8]) -> String {
+        let tag = hmac::sign(&self.namer, identity);
+        tag.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Encrypts and authenticates `plain`, bound to `aad` (the Redis key).
@@ -104,6 +119,22 @@ mod tests {
         }
         // Two seals of one value differ (random nonces).
         assert_ne!(sealed, s.seal(b"bsn:{a}:tok", b"the token").unwrap());
+    }
+
+    #[test]
+    fn names_depend_on_the_key_and_the_identity() {
+        let s = Sealer::new(b"client secret").unwrap();
+        let name = s.name(b"profile a");
+        assert_eq!(name.len(), 32);
+        assert_eq!(
+            name,
+            Sealer::new(b"client secret").unwrap().name(b"profile a")
+        );
+        assert_ne!(name, s.name(b"profile b"));
+        assert_ne!(
+            name,
+            Sealer::new(b"another secret").unwrap().name(b"profile a")
+        );
     }
 
     #[test]

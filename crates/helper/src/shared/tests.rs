@@ -115,27 +115,35 @@ fn open(r: &TestRedis, secret: &str) -> Fleet {
 
 const LONG: Duration = Duration::from_secs(30);
 
+/// Generation `n` as Redis holds it (0: absent).
+fn g(n: u64) -> Generation {
+    Generation(if n == 0 { String::new() } else { n.to_string() })
+}
+
 #[test]
 fn write_read_round_trip_with_fencing() {
     let Some(r) = TestRedis::start() else { return };
     let a = open(&r, "secret");
     let b = open(&r, "secret");
     let snap = a.read().unwrap();
-    assert_eq!(snap.generation, 0);
+    assert_eq!(snap.generation, g(0));
     assert!(snap.current.is_none());
 
     let lock = a.try_lock(LONG).unwrap().expect("free lock");
     assert!(b.try_lock(LONG).unwrap().is_none(), "lock is exclusive");
-    assert_eq!(a.write(&lock, 0, Some(&entry("one"))).unwrap(), Some(1));
+    assert_eq!(
+        a.write(&lock, &g(0), Some(&entry("one"))).unwrap(),
+        Some(g(1))
+    );
     let seen = b.read().unwrap();
-    assert_eq!(seen.generation, 1);
+    assert_eq!(seen.generation, g(1));
     let got = seen.current.unwrap().entry.unwrap();
     assert_eq!(got.access_token.expose(), "one");
     // Within a few ms of what was written, whatever the clocks say.
     assert!(got.expires_at_ms.abs_diff(entry("x").expires_at_ms) < 2000);
 
     // A writer that read generation 0 (its lock expired meanwhile) is fenced out.
-    assert_eq!(a.write(&lock, 0, Some(&entry("stale"))).unwrap(), None);
+    assert_eq!(a.write(&lock, &g(0), Some(&entry("stale"))).unwrap(), None);
     assert_eq!(
         b.read()
             .unwrap()
@@ -172,13 +180,13 @@ fn waiters_see_a_new_generation_or_a_free_lock() {
     let a = open(&r, "secret");
     let b = open(&r, "secret");
     let soon = || Instant::now() + Duration::from_millis(300);
-    assert_eq!(b.wait(0, soon()).unwrap(), Wait::LockFree);
+    assert_eq!(b.wait(&g(0), soon(), LONG).unwrap(), Wait::LockFree);
     let lock = a.try_lock(LONG).unwrap().unwrap();
     let start = Instant::now();
-    assert_eq!(b.wait(0, soon()).unwrap(), Wait::TimedOut);
+    assert_eq!(b.wait(&g(0), soon(), LONG).unwrap(), Wait::TimedOut);
     assert!(start.elapsed() < Duration::from_millis(500));
-    a.write(&lock, 0, Some(&entry("one"))).unwrap();
-    assert_eq!(b.wait(0, soon()).unwrap(), Wait::Changed);
+    a.write(&lock, &g(0), Some(&entry("one"))).unwrap();
+    assert_eq!(b.wait(&g(0), soon(), LONG).unwrap(), Wait::Changed);
 }
 
 #[test]
@@ -186,17 +194,32 @@ fn foreign_and_copied_values_are_absent() {
     let Some(r) = TestRedis::start() else { return };
     let a = open(&r, "secret");
     let lock = a.try_lock(LONG).unwrap().unwrap();
-    a.write(&lock, 0, Some(&entry("one"))).unwrap();
+    a.write(&lock, &g(0), Some(&entry("one"))).unwrap();
     drop(lock);
-    // Sealed under another client secret: absent, and the holder may overwrite it.
+    // Sealed under another client secret: another entry altogether (a keyed name), so
+    // two groups of hosts mid-rotation never overwrite each other.
     let other = open(&r, "rotated secret");
+    assert_ne!(other.tok, a.tok);
     let snap = other.read().unwrap();
-    assert_eq!(snap.generation, 1);
-    assert!(snap.current.is_none());
+    assert_eq!(snap.generation, g(0));
+    assert!(snap.current.is_none() && !snap.foreign);
     let lock = other.try_lock(LONG).unwrap().unwrap();
-    assert_eq!(other.write(&lock, 1, Some(&entry("two"))).unwrap(), Some(2));
+    assert_eq!(
+        other.write(&lock, &g(0), Some(&entry("two"))).unwrap(),
+        Some(g(1))
+    );
     drop(lock);
-    assert!(a.read().unwrap().current.is_none());
+    assert_eq!(
+        a.read()
+            .unwrap()
+            .current
+            .unwrap()
+            .entry
+            .unwrap()
+            .access_token
+            .expose(),
+        "one"
+    );
 
     // A value copied to another profile's key does not open there.
     let mut raw = r.raw();
@@ -235,14 +258,16 @@ fn a_raw_dump_shows_no_token_and_no_secret_and_keys_share_a_slot() {
     let Some(r) = TestRedis::start() else { return };
     let a = open(&r, "the-client-secret");
     let lock = a.try_lock(LONG).unwrap().unwrap();
-    a.write(&lock, 0, Some(&entry("access-token-value")))
+    a.write(&lock, &g(0), Some(&entry("access-token-value")))
         .unwrap();
     let mut raw = r.raw();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut raw).unwrap();
     assert_eq!(keys.len(), 3, "{keys:?}");
     let mut dump = Vec::new();
     for k in &keys {
-        assert!(k.starts_with("t:{token-") && k.contains("}:"), "{k}");
+        // A keyed name: nothing a Redis reader could recompute from a guessed client id.
+        assert!(k.starts_with("t:{") && k.contains("}:"), "{k}");
+        assert!(!k.contains(&key().stem()[6..]), "{k}");
         let slot_tag = &k[k.find('{').unwrap()..=k.find('}').unwrap()];
         assert_eq!(
             slot_tag,
@@ -294,4 +319,100 @@ fn an_unreachable_store_is_an_error_naming_it_without_credentials() {
         "{}",
         e.message
     );
+}
+
+#[test]
+fn values_that_are_not_ours_are_overwritten_by_the_next_writer() {
+    let Some(r) = TestRedis::start() else { return };
+    let a = open(&r, "secret");
+    let mut raw = r.raw();
+    for (what, tok_cmd, gen_value) in [
+        ("garbage generation", None, Some("abc")),
+        ("generation of the wrong type", None, None),
+        ("value of the wrong type", Some("LPUSH"), Some("3")),
+        ("value not sealed by us", Some("SET"), Some("4")),
+    ] {
+        let _: () = redis::cmd("DEL")
+            .arg(&a.tok)
+            .arg(&a.gen_key)
+            .query(&mut raw)
+            .unwrap();
+        match gen_value {
+            Some(v) => redis::cmd("SET")
+                .arg(&a.gen_key)
+                .arg(v)
+                .exec(&mut raw)
+                .unwrap(),
+            None => redis::cmd("SADD")
+                .arg(&a.gen_key)
+                .arg("x")
+                .exec(&mut raw)
+                .unwrap(),
+        }
+        if let Some(cmd) = tok_cmd {
+            redis::cmd(cmd)
+                .arg(&a.tok)
+                .arg("junk")
+                .exec(&mut raw)
+                .unwrap();
+        }
+        let snap = a.read().unwrap();
+        assert!(snap.current.is_none() && snap.foreign, "{what}");
+        let lock = a.try_lock(LONG).unwrap().unwrap();
+        let next = a
+            .write(&lock, &snap.generation, Some(&entry("healed")))
+            .unwrap();
+        assert!(
+            next.is_some(),
+            "{what}: the writer is not fenced out forever"
+        );
+        drop(lock);
+        let healed = a.read().unwrap();
+        assert!(!healed.foreign, "{what}");
+        assert_eq!(
+            healed.current.unwrap().entry.unwrap().access_token.expose(),
+            "healed"
+        );
+    }
+}
+
+#[test]
+fn a_lock_held_longer_than_any_renewal_is_squatted() {
+    let Some(r) = TestRedis::start() else { return };
+    let a = open(&r, "secret");
+    let mut raw = r.raw();
+    let soon = || Instant::now() + Duration::from_secs(5);
+    let lock_key = a.lock_key.clone();
+    redis::cmd("SET")
+        .arg(&lock_key)
+        .arg("x")
+        .exec(&mut raw)
+        .unwrap();
+    let start = Instant::now();
+    assert_eq!(a.wait(&g(0), soon(), LONG).unwrap(), Wait::Squatted(None));
+    redis::cmd("SET")
+        .arg(&lock_key)
+        .arg("x")
+        .arg("PX")
+        .arg(600_000)
+        .exec(&mut raw)
+        .unwrap();
+    assert!(matches!(
+        a.wait(&g(0), soon(), LONG).unwrap(),
+        Wait::Squatted(Some(_))
+    ));
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "no waiting on a squatter"
+    );
+    // Within what an honest holder takes: waited on.
+    redis::cmd("SET")
+        .arg(&lock_key)
+        .arg("x")
+        .arg("PX")
+        .arg(20_000)
+        .exec(&mut raw)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_millis(300);
+    assert_eq!(a.wait(&g(0), deadline, LONG).unwrap(), Wait::TimedOut);
 }

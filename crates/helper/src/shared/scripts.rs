@@ -1,0 +1,110 @@
+//! The Lua that runs inside Redis, and the fencing generation it guards.
+//!
+//! Every script reads keys through `cur`, which never fails: a key of the wrong type (left
+//! by another program, or a vandal) reads as the marker `!wrongtype`, a missing one as "".
+//! The compare-and-set compares the generation *as read*, raw, so a value that is not ours
+//! is fenced like any other and overwritten by the next lock holder: the fleet heals
+//! itself instead of failing until someone repairs Redis by hand.
+
+/// Reads the sealed value and the generation in one round trip.
+pub const READ: &str = r"
+local function cur(k)
+  local v = redis.pcall('GET', k)
+  if type(v) == 'table' then return '!wrongtype' end
+  return v or ''
+end
+return {cur(KEYS[1]), cur(KEYS[2])}";
+
+/// Replaces value and generation only if the generation still reads as the writer read
+/// it (ARGV[1]); the new generation is one more than the old one when that was a number
+/// of ours, else 1. ARGV[3] = 0 forgets the value.
+pub const CAS: &str = r"
+local function cur(k)
+  local v = redis.pcall('GET', k)
+  if type(v) == 'table' then return '!wrongtype' end
+  return v or ''
+end
+if cur(KEYS[2]) ~= ARGV[1] then return -1 end
+local n = 0
+if #ARGV[1] <= 15 and string.match(ARGV[1], '^%d+$') then n = tonumber(ARGV[1]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[2], string.format('%d', n + 1))
+if ARGV[3] ~= '0' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return n + 1";
+
+/// What a waiting host polls: the generation, and how long the lock has left (-2: free,
+/// -1: held with no expiry — no honest holder does that).
+pub const POLL: &str = r"
+local function cur(k)
+  local v = redis.pcall('GET', k)
+  if type(v) == 'table' then return '!wrongtype' end
+  return v or ''
+end
+return {cur(KEYS[1]), redis.call('PTTL', KEYS[2])}";
+
+/// Deletes the lock only if we still own it.
+pub const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0";
+
+/// The fencing generation exactly as Redis holds it ("" when absent).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Generation(pub(super) String);
+
+impl Generation {
+    /// The number, when the value is one of ours; what a foreign value counts as (0)
+    /// otherwise. Must agree with `CAS`.
+    pub fn number(&self) -> u64 {
+        self.parse().unwrap_or(0)
+    }
+
+    fn parse(&self) -> Option<u64> {
+        let s = &self.0;
+        let digits = !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| s.parse().ok()).flatten()
+    }
+
+    /// Absent, or a number of ours; anything else was written by someone else.
+    pub fn is_ours(&self) -> bool {
+        self.0.is_empty() || self.parse().is_some()
+    }
+
+    /// The generation `CAS` will write over this one.
+    pub(super) fn next(&self) -> Generation {
+        Generation((self.number() + 1).to_string())
+    }
+}
+
+impl std::fmt::Display for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_ours() {
+            write!(f, "{}", self.number())
+        } else {
+            f.write_str("(not a generation)")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Generation;
+
+    #[test]
+    fn only_short_digit_strings_are_generations() {
+        let g = |s: &str| Generation(s.into());
+        assert_eq!(g("").number(), 0);
+        assert_eq!(g("41").next(), g("42"));
+        for foreign in [
+            "abc",
+            "-1",
+            "1e3",
+            " 1",
+            "0x10",
+            "1234567890123456",
+            "!wrongtype",
+        ] {
+            assert!(!g(foreign).is_ours(), "{foreign}");
+            assert_eq!(g(foreign).next(), g("1"), "{foreign}");
+        }
+    }
+}
