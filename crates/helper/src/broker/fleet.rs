@@ -62,9 +62,7 @@ impl Host<'_> {
             Ok(f) => f,
             Err(e) => return self.alone(local, &e.message),
         };
-        // Above the renewal's whole deadline (token request with retries, network
-        // selection) plus the Redis calls around it: a live holder never loses the lock.
-        let ttl = self.profile.timeout + cfg.timeout * 4 + Duration::from_secs(2);
+        let ttl = lock_ttl(self.profile, cfg);
         let (lock, snap, note) = match self.join(&fleet, ttl, seen) {
             Ok(Joined::Served(outcome)) => return Ok(outcome),
             Ok(Joined::Locked(lock, snap, note)) => (lock, snap, note),
@@ -234,6 +232,13 @@ impl Store for FleetStore<'_, '_> {
         }
         join(lost, self.local.publish(&local_copy(entry)))
     }
+}
+
+/// How long a renewing host takes the fleet lock for: above the renewal's whole deadline
+/// (token request with retries, network selection) plus the Redis calls around it, so a
+/// live holder never loses it. A lock with more time left than this is not an honest one.
+pub(super) fn lock_ttl(profile: &Profile, cfg: &SharedCache) -> Duration {
+    profile.timeout + cfg.timeout * 4 + Duration::from_secs(2)
 }
 
 /// Connects with the seal key and Redis password resolved. The outer error is ours (a

@@ -1,13 +1,13 @@
 //! The fleet entry outside a renewal: what `status` shows of it, and expiring a token that
 //! was refused or erased so no host hands it out again.
 
-use super::fleet::open;
+use super::fleet::{lock_ttl, open};
 use super::renew::client_secret;
 use crate::cache::CacheKey;
 use crate::config::{Profile, SharedCache};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::shared::{FleetError, Snapshot};
+use crate::shared::{FleetError, Inspection, Snapshot};
 use crate::time::now_ms;
 use std::time::Duration;
 
@@ -105,4 +105,109 @@ pub(super) fn status(profile: &crate::config::Profile, cfg: &SharedCache) -> Sha
         }
     }
     out
+}
+
+/// One line of `doctor` about the shared cache.
+#[derive(Debug, Clone)]
+pub struct SharedCheck {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// `doctor`'s look at the shared cache: connect and authenticate, the clocks, the entry,
+/// the lock, and whether a restarted or failed-over server could hand back a spent
+/// refresh token.
+pub fn check_shared(profile: &Profile, cfg: &SharedCache) -> Vec<SharedCheck> {
+    let check = |name, ok, detail: String| SharedCheck { name, ok, detail };
+    let key = super::cache_key(profile);
+    let inspected = client_secret(profile)
+        .and_then(|secret| Ok(open(cfg, &key, &secret)?.and_then(|f| f.inspect())));
+    let i = match inspected {
+        Ok(Ok(i)) => i,
+        Ok(Err(e)) => {
+            return vec![check(
+                "shared cache",
+                false,
+                format!("{e}; until this is fixed every host renews alone"),
+            )];
+        }
+        Err(e) => return vec![check("shared cache", false, e.message)],
+    };
+    let mut out = vec![check(
+        "shared cache",
+        true,
+        format!(
+            "{} answered; its clock is {:+} ms from ours",
+            cfg.url.display, i.skew_ms
+        ),
+    )];
+    out.push(entry_check(&i));
+    let honest = lock_ttl(profile, cfg);
+    out.push(match i.lock {
+        None => check("shared lock", true, "free".into()),
+        Some(Some(left)) if left <= honest + Duration::from_secs(2) => check(
+            "shared lock",
+            true,
+            format!("held by a renewing host for another {}s", left.as_secs()),
+        ),
+        Some(left) => check(
+            "shared lock",
+            false,
+            format!(
+                "held for {}, longer than any renewal takes ({}s): hosts renew alone until it expires; delete it with DEL on the key ending in :lock under prefix {}",
+                left.map_or("ever".into(), |d| format!("another {}s", d.as_secs())),
+                honest.as_secs(),
+                crate::text::quote(&cfg.prefix)
+            ),
+        ),
+    });
+    let exposure = format!(
+        "persistence {}, {} replica(s)",
+        i.persistence.as_deref().unwrap_or("unknown"),
+        i.replicas.map_or("unknown".into(), |n| n.to_string())
+    );
+    out.push(match &i.run_id {
+        Some(_) => check(
+            "rollback guard",
+            true,
+            format!("refresh tokens are tied to this server's run_id ({exposure}): a restart or failover costs one login, never a reused refresh token"),
+        ),
+        None => check(
+            "rollback guard",
+            false,
+            format!("the server does not give its run_id (INFO server refused; {exposure}): refresh tokens in the shared entry are never presented, so every renewal logs in; allow INFO for this Redis user"),
+        ),
+    });
+    out
+}
+
+fn entry_check(i: &Inspection) -> SharedCheck {
+    let now = now_ms();
+    let (ok, detail) = match (&i.snapshot.current, i.snapshot.foreign) {
+        (_, true) => (
+            false,
+            "the stored entry cannot be opened with this host's key (damaged, or written by another program); the next renewal replaces it — if this repeats, give this fleet its own BSN_SHARED_CACHE_PREFIX".to_string(),
+        ),
+        (None, false) => (true, "no entry yet; the first renewal writes one".to_string()),
+        (Some(c), false) => (
+            true,
+            match &c.entry {
+                Some(e) => format!(
+                    "generation {}, renewed by {} at {}, token expires in {}s{}",
+                    i.snapshot.generation,
+                    crate::text::quote(&c.host),
+                    crate::time::rfc3339(c.written_at_ms),
+                    (e.expires_at_ms as i64 - now as i64) / 1000,
+                    if e.refresh_token.is_some() { ", with a refresh token" } else { "" }
+                ),
+                None => format!("generation {}, forgotten", i.snapshot.generation),
+            },
+        ),
+    };
+    SharedCheck {
+        name: "shared entry",
+        ok,
+        detail,
+    }
 }

@@ -13,7 +13,7 @@ mod revoke;
 mod status;
 mod store;
 
-pub use fleet_ops::SharedStatus;
+pub use fleet_ops::{SharedCheck, SharedStatus, check_shared};
 pub use renew::Outcome;
 pub use revoke::{Erased, erase_and_revoke};
 pub use status::{Status, TokenStatus, status};

@@ -1,5 +1,6 @@
 //! `erase` with revocation: forget the cache entry under its lock, then revoke at the server
-//! (RFC 7009) what is still alive. A failed revocation is a warning; the erase stands.
+//! (RFC 7009) what is still alive. A failed revocation is a warning; the erase stands. In
+//! fleet mode the fleet entry's access token is expired too, so no host hands it out again.
 
 use super::cache_key;
 use super::renew::client_secret;
@@ -30,9 +31,16 @@ pub fn erase_and_revoke(profile: &Profile) -> Result<Erased> {
     }
     cache.prepare()?;
     let guard = cache.lock(&key, profile.lock_timeout)?;
-    let entry = cache.read(&key);
+    // A restored copy's refresh token may be spent: not even revoked with (cache/origin.rs).
+    let entry = cache.read_locked(&guard, &key);
     let removed = cache.remove(&guard)?;
     drop(guard);
+    // In fleet mode the other hosts would otherwise go on handing out the revoked token.
+    if let (Some(cfg), Some(e)) = (&profile.shared_cache, &entry)
+        && let Err(e) = super::fleet_ops::expire_in_fleet(profile, cfg, &key, &e.access_token)
+    {
+        crate::debug!("{e}; the erase is recorded on this host only");
+    }
     let now = now_ms();
     let alive = entry.as_ref().and_then(|e| match &e.refresh_token {
         Some(r) if e.refresh_expires_at_ms.is_none_or(|t| t > now) => {

@@ -85,6 +85,17 @@ pub fn run(overrides: &Overrides) -> Report {
         let secrets_ok = check_secrets(profile, &mut checks);
         checks.push(check_cache(profile));
         checks.push(check_proxy(profile));
+        if secrets_ok && let Some(cfg) = &profile.shared_cache {
+            checks.extend(
+                broker::check_shared(profile, cfg)
+                    .into_iter()
+                    .map(|c| Check {
+                        name: c.name,
+                        ok: c.ok,
+                        detail: c.detail,
+                    }),
+            );
+        }
         if secrets_ok {
             check_server(profile, &mut checks);
         }

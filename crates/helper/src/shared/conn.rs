@@ -22,7 +22,17 @@ pub type FleetResult<T> = Result<T, FleetError>;
 
 /// Describes `e` in our own words: the crate's text could quote a server reply.
 pub fn describe(store: &str, doing: &str, e: &redis::RedisError) -> FleetError {
-    let why = if e.is_timeout() {
+    // The TLS error itself is not reachable through the error chain (the crate and io::Error
+    // both skip it), so it is recognised by rustls's wording and described in ours: the
+    // certificate's own text is chosen by the server.
+    let text = e.to_string();
+    let mut fix = "";
+    let why = if text.contains("invalid peer certificate") {
+        fix = "; for a private CA set SSL_CERT_FILE or SSL_CERT_DIR to its certificate";
+        "presented a TLS certificate that is not trusted".to_string()
+    } else if text.contains("received corrupt message") || text.contains("InvalidContentType") {
+        "does not speak TLS (use redis:// for a plain server, or the TLS port)".to_string()
+    } else if e.is_timeout() {
         "did not answer in time".to_string()
     } else if e.is_connection_refusal() {
         "refused the connection".to_string()
@@ -44,7 +54,7 @@ pub fn describe(store: &str, doing: &str, e: &redis::RedisError) -> FleetError {
         "could not be used".to_string()
     };
     FleetError {
-        message: format!("shared cache {store} {why} while {doing}"),
+        message: format!("shared cache {store} {why} while {doing}{fix}"),
     }
 }
 

@@ -19,12 +19,14 @@
 //! not presented: the write that recorded it as spent may be what was lost.
 
 mod conn;
+mod inspect;
 mod scripts;
 mod seal;
 #[cfg(test)]
 mod tests;
 
 pub use conn::{FleetError, FleetResult};
+pub use inspect::Inspection;
 pub use scripts::Generation;
 
 use crate::cache::{CacheKey, Entry};
