@@ -169,7 +169,7 @@ impl Fleet {
     /// of step with the generation is absent (and `foreign`).
     pub fn read(&self) -> FleetResult<Snapshot> {
         let before = now_ms();
-        let (time, (value, generation)): (Vec<u64>, (Vec<u8>, String)) = redis::pipe()
+        let (time, (value, generation)): (Vec<u64>, (Vec<u8>, Vec<u8>)) = redis::pipe()
             .cmd("TIME")
             .cmd("EVAL")
             .arg(scripts::READ)
@@ -318,7 +318,7 @@ impl Fleet {
     ) -> FleetResult<Wait> {
         let mut pause = FIRST_POLL;
         loop {
-            let (generation, pttl): (String, i64) = redis::cmd("EVAL")
+            let (generation, pttl): (Vec<u8>, i64) = redis::cmd("EVAL")
                 .arg(scripts::POLL)
                 .arg(2)
                 .arg(&self.gen_key)

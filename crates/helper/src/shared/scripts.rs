@@ -1,7 +1,8 @@
 //! The Lua that runs inside Redis, and the fencing generation it guards.
 //!
 //! Every script reads keys through `cur`, which never fails: a key of the wrong type (left
-//! by another program, or a vandal) reads as the marker `!wrongtype`, a missing one as "".
+//! by another program, or a vandal) reads as the marker `!wrongtype`, one over 64 KiB as
+//! `!toolarge` (it is never sent to us), a missing one as "".
 //! The compare-and-set compares the generation *as read*, raw, so a value that is not ours
 //! is fenced like any other and overwritten by the next lock holder: the fleet heals
 //! itself instead of failing until someone repairs Redis by hand.
@@ -9,9 +10,10 @@
 /// Reads the sealed value and the generation in one round trip.
 pub const READ: &str = r"
 local function cur(k)
-  local v = redis.pcall('GET', k)
-  if type(v) == 'table' then return '!wrongtype' end
-  return v or ''
+  local n = redis.pcall('STRLEN', k)
+  if type(n) == 'table' then return '!wrongtype' end
+  if n > 65536 then return '!toolarge' end
+  return redis.call('GET', k) or ''
 end
 return {cur(KEYS[1]), cur(KEYS[2])}";
 
@@ -20,9 +22,10 @@ return {cur(KEYS[1]), cur(KEYS[2])}";
 /// of ours, else 1. ARGV[3] = 0 forgets the value.
 pub const CAS: &str = r"
 local function cur(k)
-  local v = redis.pcall('GET', k)
-  if type(v) == 'table' then return '!wrongtype' end
-  return v or ''
+  local n = redis.pcall('STRLEN', k)
+  if type(n) == 'table' then return '!wrongtype' end
+  if n > 65536 then return '!toolarge' end
+  return redis.call('GET', k) or ''
 end
 if cur(KEYS[2]) ~= ARGV[1] then return -1 end
 local n = 0
@@ -36,9 +39,10 @@ return n + 1";
 /// -1: held with no expiry — no honest holder does that).
 pub const POLL: &str = r"
 local function cur(k)
-  local v = redis.pcall('GET', k)
-  if type(v) == 'table' then return '!wrongtype' end
-  return v or ''
+  local n = redis.pcall('STRLEN', k)
+  if type(n) == 'table' then return '!wrongtype' end
+  if n > 65536 then return '!toolarge' end
+  return redis.call('GET', k) or ''
 end
 return {cur(KEYS[1]), redis.call('PTTL', KEYS[2])}";
 
@@ -47,9 +51,10 @@ pub const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
 
-/// The fencing generation exactly as Redis holds it ("" when absent).
+/// The fencing generation exactly as Redis holds it (empty when absent): bytes, since a
+/// foreign value need not be text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Generation(pub(super) String);
+pub struct Generation(pub(super) Vec<u8>);
 
 impl Generation {
     /// The number, when the value is one of ours; what a foreign value counts as (0)
@@ -60,8 +65,10 @@ impl Generation {
 
     fn parse(&self) -> Option<u64> {
         let s = &self.0;
-        let digits = !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit());
-        digits.then(|| s.parse().ok()).flatten()
+        let digits = !s.is_empty() && s.len() <= 15 && s.iter().all(u8::is_ascii_digit);
+        digits
+            .then(|| std::str::from_utf8(s).ok()?.parse().ok())
+            .flatten()
     }
 
     /// Absent, or a number of ours; anything else was written by someone else.
@@ -71,7 +78,7 @@ impl Generation {
 
     /// The generation `CAS` will write over this one.
     pub(super) fn next(&self) -> Generation {
-        Generation((self.number() + 1).to_string())
+        Generation((self.number() + 1).to_string().into_bytes())
     }
 }
 
@@ -91,7 +98,7 @@ mod tests {
 
     #[test]
     fn only_short_digit_strings_are_generations() {
-        let g = |s: &str| Generation(s.into());
+        let g = |s: &str| Generation(s.as_bytes().to_vec());
         assert_eq!(g("").number(), 0);
         assert_eq!(g("41").next(), g("42"));
         for foreign in [

@@ -117,7 +117,11 @@ const LONG: Duration = Duration::from_secs(30);
 
 /// Generation `n` as Redis holds it (0: absent).
 fn g(n: u64) -> Generation {
-    Generation(if n == 0 { String::new() } else { n.to_string() })
+    Generation(if n == 0 {
+        Vec::new()
+    } else {
+        n.to_string().into_bytes()
+    })
 }
 
 #[test]
@@ -326,12 +330,20 @@ fn values_that_are_not_ours_are_overwritten_by_the_next_writer() {
     let Some(r) = TestRedis::start() else { return };
     let a = open(&r, "secret");
     let mut raw = r.raw();
-    for (what, tok_cmd, gen_value) in [
-        ("garbage generation", None, Some("abc")),
+    let big = vec![b'x'; 100_000];
+    let cases: [(&str, Option<(&str, &[u8])>, Option<&[u8]>); 6] = [
+        ("garbage generation", None, Some(b"abc")),
         ("generation of the wrong type", None, None),
-        ("value of the wrong type", Some("LPUSH"), Some("3")),
-        ("value not sealed by us", Some("SET"), Some("4")),
-    ] {
+        (
+            "value of the wrong type",
+            Some(("LPUSH", b"junk")),
+            Some(b"3"),
+        ),
+        ("value not sealed by us", Some(("SET", b"junk")), Some(b"4")),
+        ("value too large to fetch", Some(("SET", &big)), Some(b"5")),
+        ("generation not even text", None, Some(b"\xff\xfe")),
+    ];
+    for (what, tok, gen_value) in cases {
         let _: () = redis::cmd("DEL")
             .arg(&a.tok)
             .arg(&a.gen_key)
@@ -349,10 +361,10 @@ fn values_that_are_not_ours_are_overwritten_by_the_next_writer() {
                 .exec(&mut raw)
                 .unwrap(),
         }
-        if let Some(cmd) = tok_cmd {
+        if let Some((cmd, value)) = tok {
             redis::cmd(cmd)
                 .arg(&a.tok)
-                .arg("junk")
+                .arg(value)
                 .exec(&mut raw)
                 .unwrap();
         }
