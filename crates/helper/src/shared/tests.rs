@@ -331,7 +331,9 @@ fn values_that_are_not_ours_are_overwritten_by_the_next_writer() {
     let a = open(&r, "secret");
     let mut raw = r.raw();
     let big = vec![b'x'; 100_000];
-    let cases: [(&str, Option<(&str, &[u8])>, Option<&[u8]>); 6] = [
+    // (what, a command and value for :tok, a value for :gen — None: a set instead)
+    type Case<'a> = (&'a str, Option<(&'a str, &'a [u8])>, Option<&'a [u8]>);
+    let cases: [Case; 6] = [
         ("garbage generation", None, Some(b"abc")),
         ("generation of the wrong type", None, None),
         (
