@@ -97,12 +97,19 @@ impl Entry {
     }
 }
 
-/// An entry as it lies on disk: with the identity of the file it was written into.
-#[derive(Serialize, Deserialize)]
-struct OnDisk {
+/// An entry as it lies on disk: with the identity of the file it was written into. Only
+/// written, and read back on the slow path: the cache hit parses `Entry` alone (unknown
+/// fields are ignored), so it pays nothing for this.
+#[derive(Serialize)]
+struct OnDisk<'a> {
     #[serde(flatten)]
-    entry: Entry,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entry: &'a Entry,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written_into: Option<Origin>,
+}
+
+#[derive(Deserialize)]
+struct WrittenInto {
     written_into: Option<Origin>,
 }
 
@@ -135,26 +142,31 @@ impl Cache {
     /// Fast-path read: no lock, no directory set-up. None for missing, foreign, corrupt
     /// or unsafe entries; the slow path then replaces them.
     pub fn read(&self, key: &CacheKey) -> Option<Entry> {
-        self.read_file(key).map(|(entry, _)| entry)
+        self.read_file(key).map(|(entry, ..)| entry)
     }
 
     /// The read a renewal starts from, under the entry's lock: a refresh token is kept
     /// only if the entry lies in the very file this machine wrote it into (`origin`), so a
     /// restored or copied cache never presents a spent one.
     pub fn read_locked(&self, _guard: &LockGuard, key: &CacheKey) -> Option<Entry> {
-        let (mut entry, file) = self.read_file(key)?;
-        if entry.refresh_token.is_some() && !origin::vouches_for(file.1.as_ref(), &file.0) {
-            crate::debug!(
-                "{} was not written here (restored or copied); its refresh token is not presented",
-                self.entry_path(key).display()
-            );
-            entry.refresh_token = None;
-            entry.refresh_expires_at_ms = None;
+        let (mut entry, file, text) = self.read_file(key)?;
+        if entry.refresh_token.is_some() {
+            let recorded = serde_json::from_str::<WrittenInto>(&text)
+                .ok()
+                .and_then(|w| w.written_into);
+            if !origin::vouches_for(recorded.as_ref(), &file) {
+                crate::debug!(
+                    "{} was not written here (restored or copied); its refresh token is not presented",
+                    self.entry_path(key).display()
+                );
+                entry.refresh_token = None;
+                entry.refresh_expires_at_ms = None;
+            }
         }
         Some(entry)
     }
 
-    fn read_file(&self, key: &CacheKey) -> Option<(Entry, (File, Option<Origin>))> {
+    fn read_file(&self, key: &CacheKey) -> Option<(Entry, File, String)> {
         let path = self.entry_path(key);
         if !dir_is_private(&self.dir) {
             return None;
@@ -168,10 +180,8 @@ impl Cache {
             .take(MAX_ENTRY_BYTES + 1)
             .read_to_string(&mut text)
             .ok()?;
-        let stored: OnDisk = serde_json::from_str(&text).ok()?;
-        let entry = stored.entry;
-        (entry.format == FORMAT && entry.key == *key)
-            .then_some((entry, (file, stored.written_into)))
+        let entry: Entry = serde_json::from_str(&text).ok()?;
+        (entry.format == FORMAT && entry.key == *key).then_some((entry, file, text))
     }
 
     /// Creates the directory (0700) or repairs its permissions; refuses one that belongs
@@ -247,7 +257,7 @@ impl Cache {
         remove_stale_temps(&self.dir, &guard.stem);
         write_atomically(&path, |file| {
             let stored = OnDisk {
-                entry: entry.clone(),
+                entry,
                 written_into: Origin::of(file),
             };
             serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)
