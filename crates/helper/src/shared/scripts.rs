@@ -7,44 +7,48 @@
 //! is fenced like any other and overwritten by the next lock holder: the fleet heals
 //! itself instead of failing until someone repairs Redis by hand.
 
-/// Reads the sealed value and the generation in one round trip.
-pub const READ: &str = r"
+/// The one way every script reads a key (a macro, so `concat!` can prepend it).
+macro_rules! with_cur {
+    ($body:literal) => {
+        concat!(
+            r"
 local function cur(k)
   local n = redis.pcall('STRLEN', k)
   if type(n) == 'table' then return '!wrongtype' end
   if n > 65536 then return '!toolarge' end
   return redis.call('GET', k) or ''
-end
-return {cur(KEYS[1]), cur(KEYS[2])}";
+end",
+            $body
+        )
+    };
+}
+
+/// Reads the sealed value and the generation in one round trip.
+pub const READ: &str = with_cur!(
+    r"
+return {cur(KEYS[1]), cur(KEYS[2])}"
+);
 
 /// Replaces value and generation only if the generation still reads as the writer read
 /// it (ARGV[1]); the new generation is one more than the old one when that was a number
 /// of ours, else 1. ARGV[3] = 0 forgets the value.
-pub const CAS: &str = r"
-local function cur(k)
-  local n = redis.pcall('STRLEN', k)
-  if type(n) == 'table' then return '!wrongtype' end
-  if n > 65536 then return '!toolarge' end
-  return redis.call('GET', k) or ''
-end
+pub const CAS: &str = with_cur!(
+    r"
 if cur(KEYS[2]) ~= ARGV[1] then return -1 end
 local n = 0
 if #ARGV[1] <= 15 and string.match(ARGV[1], '^%d+$') then n = tonumber(ARGV[1]) end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SET', KEYS[2], string.format('%d', n + 1))
 if ARGV[3] ~= '0' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-return n + 1";
+return n + 1"
+);
 
 /// What a waiting host polls: the generation, and how long the lock has left (-2: free,
 /// -1: held with no expiry — no honest holder does that).
-pub const POLL: &str = r"
-local function cur(k)
-  local n = redis.pcall('STRLEN', k)
-  if type(n) == 'table' then return '!wrongtype' end
-  if n > 65536 then return '!toolarge' end
-  return redis.call('GET', k) or ''
-end
-return {cur(KEYS[1]), redis.call('PTTL', KEYS[2])}";
+pub const POLL: &str = with_cur!(
+    r"
+return {cur(KEYS[1]), redis.call('PTTL', KEYS[2])}"
+);
 
 /// Deletes the lock only if we still own it.
 pub const RELEASE: &str = r"
