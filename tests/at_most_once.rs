@@ -1,24 +1,103 @@
 //! "A refresh token is presented at most once, even when the helper is killed at any
 //! point", and "no URL, token, file or signal can crash, hang or inject" (protocol.md,
 //! Guarantees). Each test here fails without the mechanism it names.
+//!
+//! The write-ahead scenarios (`both`) run against both stores: the per-host file cache
+//! (`at_most_once::file::…`, every "host" is a process on one machine) and fleet mode
+//! over a real redis-server (`at_most_once::fleet::…`, each host its own cache dir). The
+//! tests below them concern the file cache or no store at all.
 
+mod both;
+mod endpoints;
+
+use crate::redis_server::Redis;
 use crate::util::*;
 use bsn_credential_helper::cache::CacheKey;
-use bsn_emulator::{Fault, FaultKind, FaultTarget};
+use endpoints::{UntrustedTls, plain_http_server, recording_endpoint};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        sleep_ms(10);
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StoreKind {
+    File,
+    Fleet,
+}
+
+/// Where a scenario's tokens live. None from `new` only when redis-server is missing
+/// outside CI.
+pub struct Store {
+    redis: Option<Redis>,
+}
+
+impl Store {
+    pub fn new(kind: StoreKind) -> Option<Store> {
+        let redis = match kind {
+            StoreKind::File => None,
+            StoreKind::Fleet => Some(Redis::start()?),
+        };
+        Some(Store { redis })
+    }
+
+    /// The helper on simulated host `host`: its own cache dir in fleet mode; in file mode
+    /// every host is the same machine.
+    pub fn cmd(&self, env: &TestEnv, host: usize, args: &[&str]) -> Command {
+        let mut cmd = env.cmd(args);
+        if let Some(redis) = &self.redis {
+            cmd.env("BSN_CACHE_DIR", env.path(&format!("host-{host}")))
+                .env("BSN_SHARED_CACHE", redis.url());
+        }
+        cmd
+    }
+
+    pub fn run(&self, env: &TestEnv, host: usize, request: &str) -> Output {
+        run_with_stdin(self.cmd(env, host, &["get"]), request)
+    }
+
+    /// `get` on `host`: (exit code, JSON answer, stderr).
+    pub fn get(&self, env: &TestEnv, host: usize, request: &str) -> (i32, Value, String) {
+        let out = self.run(env, host, request);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap_or(-1), v, stderr(&out))
+    }
+
+    /// A forced renewal on `host` after it took the current token (so in fleet mode it
+    /// renews that token instead of adopting the fleet's as new).
+    pub fn renew_on(&self, env: &TestEnv, host: usize) -> (i32, Value, String) {
+        self.get(env, host, "");
+        self.get(env, host, FORCE)
     }
 }
+
+pub const FORCE: &str = r#"{"force_refresh":true}"#;
+
+/// One `#[test]` per store for each scenario function `fn(StoreKind)` in `both`.
+macro_rules! over_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod file {
+            $(#[test]
+            fn $name() {
+                super::both::$name(super::StoreKind::File)
+            })*
+        }
+        mod fleet {
+            $(#[test]
+            fn $name() {
+                super::both::$name(super::StoreKind::Fleet)
+            })*
+        }
+    };
+}
+
+over_both_stores!(
+    sigkill_mid_refresh_never_presents_a_refresh_token_twice,
+    a_refresh_that_never_left_the_machine_keeps_its_refresh_token,
+    a_late_rejection_of_an_old_token_leaves_the_current_one_alone,
+    token_refused_during_network_selection_renews_once_and_selects_again,
+    a_failing_secret_command_never_loses_a_refresh_token,
+);
 
 fn spawn_get(env: &TestEnv, request: &str) -> Child {
     let mut cmd = env.cmd(&["get"]);
@@ -38,42 +117,6 @@ fn entry(env: &TestEnv) -> Value {
 }
 
 // ---------------------------------------------------------------------------------------
-// Write-ahead: killed mid-refresh
-
-/// SIGKILL while the token endpoint holds the refresh request (it answers after 2 s, so
-/// the server has the token and will rotate it). Without the write-ahead the next call
-/// presents the same refresh token again.
-#[test]
-fn sigkill_mid_refresh_never_presents_a_refresh_token_twice() {
-    let env = TestEnv::new().password_grant();
-    env.token();
-    for round in 1..=4u64 {
-        env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
-        let served_before = env.stats().faults_served;
-        let mut child = spawn_get(&env, r#"{"force_refresh":true}"#);
-        wait_until(
-            "the refresh to reach the endpoint",
-            Duration::from_secs(10),
-            || env.stats().faults_served > served_before,
-        );
-        child.kill().unwrap();
-        let _ = child.wait();
-        // The emulator finishes the request it holds, rotating the token.
-        sleep_ms(2_300);
-        // The next renewal must not present the token the killed call sent.
-        let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
-        assert_eq!(code, 0, "round {round}: {err}");
-        assert_eq!(
-            v["source"], "login",
-            "round {round}: the spent token is not used: {v}"
-        );
-        let stats = env.stats();
-        assert_eq!(stats.refresh_tokens_reused, 0, "round {round}");
-        assert_eq!(stats.sessions_ended_by_reuse, 0, "round {round}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // A refresh that never left the machine keeps its token
 
 /// Copies the env's entry to the cache key of `token_url`, so one session can be tried
@@ -90,80 +133,6 @@ fn seed_entry_for(env: &TestEnv, token_url: &str) -> PathBuf {
 fn refresh_token_in(path: &PathBuf) -> Value {
     let e: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     e["refresh_token"].clone()
-}
-
-/// A TLS server whose certificate nobody trusts (openssl, from the distribution).
-struct UntrustedTls {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl UntrustedTls {
-    fn start() -> UntrustedTls {
-        let dir = tempfile::tempdir().unwrap();
-        let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
-        let made = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args(["-subj", "/CN=localhost", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl is installed (.ci/run installs it)");
-        assert!(made.success());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(port.to_string())
-            .arg("-cert")
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_until("openssl s_server", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        UntrustedTls {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for UntrustedTls {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Answers anything with `400 Bad Request` at once, as nginx does to a TLS ClientHello.
-fn plain_http_server() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(
-                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-    });
-    port
 }
 
 #[test]
@@ -254,46 +223,6 @@ fn unwritable_cache_without_a_valid_token_is_a_cache_error_and_mints_nothing() {
 
 // ---------------------------------------------------------------------------------------
 // Token answers are validated before they are stored or printed
-
-/// A token endpoint that answers `body` to every request and records what it was sent.
-fn recording_endpoint(body: String) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = stream.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
-                    let len = head
-                        .to_ascii_lowercase()
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:").map(str::to_string))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if rest.len() >= len {
-                        log.lock().unwrap().push(rest.to_string());
-                        break;
-                    }
-                }
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (format!("http://127.0.0.1:{port}/token"), seen)
-}
 
 /// Any answer to a refresh that is not a usable Bearer token spends the refresh token.
 #[test]
@@ -421,34 +350,6 @@ fn fifo_in_place_of_the_entry_or_lock_never_hangs() {
             assert!(err.contains("lock file"), "{err}");
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Network selection: a refused new token means a renewal, not a stuck state
-
-#[test]
-fn token_refused_during_network_selection_renews_once_and_selects_again() {
-    let env = TestEnv::new();
-    env.emu
-        .inject(Fault::new(FaultKind::Unauthorized).target(FaultTarget::Api));
-    let (code, v, err) = env.get("");
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(v["source"], "login");
-    let stats = env.stats();
-    assert_eq!(stats.token_requests.client_credentials, 2, "one renewal");
-    assert_eq!(stats.network_selections, 1);
-    // Refused every time: an error after one renewal, never a loop.
-    env.emu.inject(
-        Fault::new(FaultKind::Unauthorized)
-            .target(FaultTarget::Api)
-            .count(5),
-    );
-    let (code, v, _) = env.get(r#"{"force_refresh":true}"#);
-    assert_eq!(
-        (code, v["error"]["code"].as_str()),
-        (11, Some("network_selection"))
-    );
-    assert_eq!(env.stats().token_requests.client_credentials, 4);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,130 +1,39 @@
 //! Fleet mode: simulated hosts (one cache directory each) sharing a real redis-server on a
-//! unix socket, persistence off. A missing redis-server skips these on a workstation and
-//! fails them under CI=true (.ci/run installs it).
+//! unix socket, persistence off (tests/redis_server.rs). Rollbacks of Redis are in
+//! `fleet_rollback`, a fleet that heals and says what is wrong in `fleet_heal`.
 
+use crate::redis_server::Redis;
 use crate::util::*;
 use bsn_emulator::{Fault, FaultKind, FaultTarget};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Redis {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-impl Redis {
-    pub fn start() -> Option<Redis> {
-        let mut r = Redis {
-            child: None,
-            dir: tempfile::tempdir().unwrap(),
-        };
-        match r.spawn() {
-            Ok(()) => Some(r),
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("redis-server is needed under CI=true (apt-get install redis-server): {e}")
-            }
-            Err(_) => {
-                eprintln!("skipped: redis-server not installed");
-                None
-            }
-        }
-    }
-
-    fn spawn(&mut self) -> std::io::Result<()> {
-        let _ = std::fs::remove_file(self.socket());
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocket"])
-            .arg(self.socket())
-            .args([
-                "--unixsocketperm",
-                "700",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.cli(&["PING"]).trim() != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            sleep_ms(10);
-        }
-        Ok(())
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("redis.sock")
-    }
-
-    pub fn url(&self) -> String {
-        format!("unix://{}", self.socket().display())
-    }
-
-    /// SIGKILL: everything in memory is lost.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// A new, empty server on the same socket.
-    pub fn restart_empty(&mut self) {
-        self.kill();
-        self.spawn().unwrap();
-    }
-
-    pub fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([sig, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .arg("-s")
-            .arg(self.socket())
-            .args(args)
-            .output();
-        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-}
-
 /// A helper command on simulated host `host` (its own cache directory).
-fn on_host(env: &TestEnv, redis: &Redis, host: usize, args: &[&str]) -> Command {
+pub fn on_host(env: &TestEnv, redis: &Redis, host: usize, args: &[&str]) -> Command {
     let mut cmd = env.cmd(args);
     cmd.env("BSN_CACHE_DIR", env.path(&format!("host-{host}")))
         .env("BSN_SHARED_CACHE", redis.url());
     cmd
 }
 
-fn answer(out: &Output) -> Value {
+pub fn answer(out: &Output) -> Value {
     assert!(out.status.success(), "call failed: {}", stderr(out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn get(env: &TestEnv, redis: &Redis, host: usize) -> Value {
+pub fn get(env: &TestEnv, redis: &Redis, host: usize) -> Value {
     answer(&run_with_stdin(on_host(env, redis, host, &["get"]), ""))
+}
+
+pub const FORCE: &str = r#"{"force_refresh":true}"#;
+
+/// Renewal on `host`: it takes the current token first (from the fleet or its own file), so
+/// its `force_refresh` renews that one instead of adopting it as new.
+pub fn renew_on(env: &TestEnv, redis: &Redis, host: usize) -> Value {
+    get(env, redis, host);
+    answer(&run_with_stdin(on_host(env, redis, host, &["get"]), FORCE))
 }
 
 #[test]
@@ -352,4 +261,24 @@ fn a_new_token_refused_by_network_selection_is_replaced_once_in_fleet_mode() {
     assert_eq!(stats.token_requests.client_credentials, 2, "{stats:?}");
     assert_eq!(stats.network_selections, 1, "{stats:?}");
     assert_eq!(get(&env, &redis, 1)["access_token"], first["access_token"]);
+}
+
+/// Issue 21 item 6: a host keeps its copy of a fleet token without the refresh token. After
+/// another host refreshed through the fleet, this host renewing on its own (Redis gone)
+/// must log in, never present the refresh token the other host spent.
+/// Break checked: `local_copy` (broker/fleet.rs) keeping `refresh_token` → reused 1.
+#[test]
+fn a_host_renewing_alone_never_presents_a_refresh_token_the_fleet_spent() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let env = TestEnv::new().password_grant();
+    assert_eq!(get(&env, &redis, 0)["source"], "login");
+    assert_eq!(renew_on(&env, &redis, 1)["source"], "refresh");
+    redis.kill();
+    let alone = answer(&run_with_stdin(on_host(&env, &redis, 0, &["get"]), FORCE));
+    assert_eq!(alone["source"], "login", "{alone}");
+    let stats = env.stats();
+    assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
+    assert_eq!(stats.sessions_ended_by_reuse, 0, "{stats:?}");
 }

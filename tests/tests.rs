@@ -1,5 +1,6 @@
 //! The one integration-test binary; a module per area.
 
+mod redis_server;
 mod util;
 
 mod adapters;
@@ -12,6 +13,8 @@ mod emulator;
 mod faults;
 mod first_hour;
 mod fleet;
+mod fleet_heal;
+mod fleet_rollback;
 mod load;
 mod permissions;
 mod secrets;
