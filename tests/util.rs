@@ -537,7 +537,7 @@ pub fn disk_full(cmd: &mut std::process::Command) {
 }
 
 /// Writes `entry` at `path` as the helper itself would have: recording the identity of the
-/// file it lies in (device, inode, boot), so its refresh token is trusted. A plain copy is
+/// file it lies in (device, inode, birth time, boot), so its refresh token is trusted. A plain copy is
 /// not (cache/origin.rs): that is what restored or copied caches look like.
 pub fn plant_entry(path: &Path, entry: &serde_json::Value) {
     use std::os::unix::fs::MetadataExt;
@@ -549,6 +549,11 @@ pub fn plant_entry(path: &Path, entry: &serde_json::Value) {
     e["written_into"] = serde_json::json!({
         "boot": boot.trim(), "dev": meta.dev(), "ino": meta.ino()
     });
+    if let Ok(born) = meta.created() {
+        let d = born.duration_since(std::time::UNIX_EPOCH).unwrap();
+        let born = format!("{}.{:09}", d.as_secs(), d.subsec_nanos());
+        e["written_into"]["born"] = serde_json::Value::String(born);
+    }
     // Rewritten in place: the same inode.
     std::fs::write(path, serde_json::to_vec(&e).unwrap()).unwrap();
 }

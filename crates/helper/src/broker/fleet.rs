@@ -17,7 +17,7 @@ use crate::config::{Profile, SharedCache};
 use crate::error::{Error, Result};
 use crate::protocol::Source;
 use crate::secret::Secret;
-use crate::shared::{Fleet, FleetError, FleetLock, Generation, Snapshot, Wait};
+use crate::shared::{Fleet, FleetError, FleetLock, Generation, Snapshot, Wait, Written};
 use crate::time::now_ms;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,12 @@ impl Host<'_> {
             guard: self.guard,
             key: self.key.clone(),
         }
+    }
+
+    /// The last generation this host wrote to the fleet entry (a rollback guard).
+    fn last_written(&self) -> Option<Written> {
+        let bytes = self.cache.read_beside(self.guard, WRITTEN)?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Renews over this host's file alone, saying why the fleet was not used.
@@ -105,6 +111,7 @@ impl Host<'_> {
         ttl: Duration,
         seen: Option<&Entry>,
     ) -> Result<Joined<'f>, FleetError> {
+        let last = self.last_written();
         let mut snap = fleet.read()?;
         crate::debug!(
             "shared cache {} answered: generation {}",
@@ -113,13 +120,17 @@ impl Host<'_> {
         );
         let deadline = Instant::now() + self.profile.lock_timeout.min(ttl);
         loop {
-            if let Some(outcome) = self.take_shared(&snap, seen) {
+            if !snap.rolled_back(last.as_ref())
+                && let Some(outcome) = self.take_shared(&snap, seen)
+            {
                 return Ok(Joined::Served(outcome));
             }
             if let Some(lock) = fleet.try_lock(ttl)? {
                 crate::debug!("took the shared lock; reading the fleet entry again");
-                let (snap, note) = fleet.read_for_renewal()?;
-                if let Some(outcome) = self.take_shared(&snap, seen) {
+                let (snap, note) = fleet.read_for_renewal(last.as_ref())?;
+                if !snap.rolled_back(last.as_ref())
+                    && let Some(outcome) = self.take_shared(&snap, seen)
+                {
                     return Ok(Joined::Served(outcome));
                 }
                 return Ok(Joined::Locked(lock, snap, note));
@@ -173,6 +184,9 @@ enum Joined<'f> {
     Alone(String),
 }
 
+/// Beside the host's entry: the last generation it wrote (`shared::Written`).
+const WRITTEN: &str = "fleet";
+
 /// The fleet entry as the renewal's store: fenced writes under the fleet lock, and this
 /// host's file kept as a copy without the refresh token.
 struct FleetStore<'a, 'f> {
@@ -194,6 +208,7 @@ impl Store for FleetStore<'_, '_> {
         };
         match self.fleet.write(self.lock, generation, Some(entry)) {
             Ok(Some(next)) => {
+                self.remember(&next);
                 self.generation = Some(next);
                 Ok(())
             }
@@ -221,7 +236,12 @@ impl Store for FleetStore<'_, '_> {
         let mut lost = None;
         if let Some(generation) = self.generation.take() {
             match self.fleet.write(self.lock, &generation, Some(entry)) {
-                Ok(next) => self.generation = next,
+                Ok(next) => {
+                    if let Some(next) = &next {
+                        self.remember(next);
+                    }
+                    self.generation = next;
+                }
                 // A write that timed out may still land: then the fleet holds the refresh
                 // token, so this host keeps none (below) and never presents it.
                 Err(e) => lost = Some(format!("{e}; the new token stays on this host")),
@@ -239,6 +259,27 @@ impl Store for FleetStore<'_, '_> {
 /// live holder never loses it. A lock with more time left than this is not an honest one.
 pub(super) fn lock_ttl(profile: &Profile, cfg: &SharedCache) -> Duration {
     profile.timeout + cfg.timeout * 4 + Duration::from_secs(2)
+}
+
+impl FleetStore<'_, '_> {
+    /// Records the generation this host just wrote; best effort (it only guards against a
+    /// captured value written back, docs/fleet-threat-model.md).
+    fn remember(&self, generation: &Generation) {
+        let Some(bytes) = self
+            .fleet
+            .written(generation)
+            .and_then(|w| serde_json::to_vec(&w).ok())
+        else {
+            return;
+        };
+        if let Err(e) = self
+            .local
+            .cache
+            .store_beside(self.local.guard, WRITTEN, &bytes)
+        {
+            crate::debug!("{}", e.message);
+        }
+    }
 }
 
 /// Connects with the seal key and Redis password resolved. The outer error is ours (a

@@ -35,7 +35,7 @@ pub(super) fn expire_in_fleet(
         };
         // As a renewal reads it: a refresh token from another server lifetime is not
         // written back as if it were this one's.
-        let (snap, _) = fleet.read_for_renewal()?;
+        let (snap, _) = fleet.read_for_renewal(None)?;
         let Some(mut entry) = snap.current.and_then(|c| c.entry) else {
             return Ok(false);
         };

@@ -39,7 +39,7 @@ pub(super) fn write_atomically(
 /// its rename. Only the lock holder writes them, so under the lock any that exist are
 /// stale; they hold tokens, so they are not left to pile up.
 pub(super) fn remove_stale_temps(dir: &Path, stem: &str) {
-    let prefix = format!(".{stem}.json.");
+    let prefix = format!(".{stem}.");
     let Ok(names) = std::fs::read_dir(dir) else {
         return;
     };

@@ -270,6 +270,34 @@ impl Cache {
         })
     }
 
+    /// A small record kept beside the entry (`<stem>.<ext>`), under its lock: what fleet
+    /// mode remembers of the shared entry. None for missing, unsafe or oversized files.
+    pub fn read_beside(&self, guard: &LockGuard, ext: &str) -> Option<Vec<u8>> {
+        let path = self.dir.join(format!("{}.{ext}", guard.stem));
+        let mut file = open_nofollow(OpenOptions::new().read(true), &path).ok()?;
+        if !file_is_ours(&file) {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        Read::by_ref(&mut file)
+            .take(MAX_ENTRY_BYTES)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        Some(bytes)
+    }
+
+    /// Atomically replaces the record beside the entry.
+    pub fn store_beside(&self, guard: &LockGuard, ext: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.join(format!("{}.{ext}", guard.stem));
+        remove_stale_temps(&self.dir, &guard.stem);
+        write_atomically(&path, |_| Ok(bytes.to_vec())).map_err(|e| {
+            Error::cache(format!(
+                "cannot write {}: {e}; set BSN_CACHE_DIR",
+                path.display()
+            ))
+        })
+    }
+
     /// Forgets the entry the guard protects. Missing is fine.
     pub fn remove(&self, guard: &LockGuard) -> Result<bool> {
         let path = self.dir.join(format!("{}.json", guard.stem));

@@ -2,9 +2,11 @@
 //! restored from a backup, a CI cache step or another machine cannot make a spent refresh
 //! token presentable again.
 //!
-//! Every store records the identity of the file it writes (device and inode, known before
-//! the bytes are written because the temp file is renamed, not copied) and, on Linux, the
-//! boot. A copy gets another inode; a disk snapshot restored needs a reboot. An entry whose
+//! Every store records the identity of the file it writes — device, inode and birth time,
+//! known before the bytes are written because the temp file is renamed, not copied — and,
+//! on Linux, the boot. A copy is a new file: another birth time, even where the file
+//! system hands it the inode number just freed (ext4 does); a disk snapshot restored
+//! needs a reboot. An entry whose
 //! record does not match the file it is read from keeps its access token (those may be
 //! reused) but not its refresh token: the next renewal logs in. The cost is one login after
 //! a restore, a reboot, or an upgrade from a version that wrote no record.
@@ -21,6 +23,9 @@ pub struct Origin {
     boot: String,
     dev: u64,
     ino: u64,
+    /// Birth time ("seconds.nanoseconds"), where the file system keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    born: Option<String>,
 }
 
 impl Origin {
@@ -28,10 +33,17 @@ impl Origin {
     /// platform gives none: such entries are never checked.
     pub fn of(file: &File) -> Option<Origin> {
         let (dev, ino) = file_id(file)?;
+        let born = file
+            .metadata()
+            .and_then(|m| m.created())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()));
         Some(Origin {
             boot: boot_id(),
             dev,
             ino,
+            born,
         })
     }
 }
@@ -89,6 +101,14 @@ mod tests {
         // Copied back: another file.
         std::fs::copy(&b, &a).unwrap();
         assert!(!vouches_for(recorded.as_ref(), &File::open(&a).unwrap()));
+        // Removed and copied back, where ext4 may hand out the same inode number again.
+        let recorded_b = Origin::of(&File::open(&b).unwrap());
+        let c = dir.path().join("c");
+        std::fs::copy(&b, &c).unwrap();
+        std::fs::remove_file(&b).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::fs::copy(&c, &b).unwrap();
+        assert!(!vouches_for(recorded_b.as_ref(), &File::open(&b).unwrap()));
         // No record at all: not trusted.
         assert!(!vouches_for(None, &File::open(&b).unwrap()));
     }

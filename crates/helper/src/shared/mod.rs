@@ -79,6 +79,28 @@ pub struct Snapshot {
     pub foreign: bool,
 }
 
+/// The last generation this host wrote, and on which server lifetime: kept in the host's
+/// cache directory, so a value written back from before it is not trusted here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub server: String,
+    pub generation: u64,
+}
+
+impl Snapshot {
+    /// Whether this is older than what this host itself wrote on the same server
+    /// lifetime (`last`): a captured value written back. Not served, and not renewed from.
+    pub fn rolled_back(&self, last: Option<&Written>) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|c| snap_rolled_back(&c.server, self.generation.number(), last))
+    }
+}
+
+fn snap_rolled_back(server: &str, generation: u64, last: Option<&Written>) -> bool {
+    last.is_some_and(|l| l.server == server && generation < l.generation)
+}
+
 /// How a wait for another host's renewal ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
@@ -208,9 +230,14 @@ impl Fleet {
 
     /// `read`, for a renewal about to present the entry's refresh token: one written under
     /// another Redis server lifetime (a restart, a failover) is dropped, since the record
-    /// that it was spent may be exactly the write that was lost. Returns why, if it was.
-    pub fn read_for_renewal(&self) -> FleetResult<(Snapshot, Option<String>)> {
+    /// that it was spent may be exactly the write that was lost; so is one older than what
+    /// this host itself last wrote (`last`: a captured value written back). Returns why.
+    pub fn read_for_renewal(
+        &self,
+        last: Option<&Written>,
+    ) -> FleetResult<(Snapshot, Option<String>)> {
         let mut snap = self.read()?;
+        let generation = snap.generation.number();
         let Some(fe) = snap.current.as_mut() else {
             return Ok((snap, None));
         };
@@ -218,21 +245,39 @@ impl Fleet {
             return Ok((snap, None));
         };
         let server = self.server_id()?;
-        if server.is_some_and(|s| s == fe.server) {
-            return Ok((snap, None));
-        }
+        let why = match (server, last) {
+            (None, _) => {
+                "cannot be tied to one Redis server lifetime (INFO server gives no run_id)"
+                    .to_string()
+            }
+            (Some(s), _) if s != fe.server => {
+                "was written before the Redis server restarted or failed over".to_string()
+            }
+            (Some(_), last) if snap_rolled_back(&fe.server, generation, last) => {
+                format!(
+                    "went back from generation {} (written by this host) to {generation}: an older value was written back",
+                    last.map_or(0, |l| l.generation)
+                )
+            }
+            _ => return Ok((snap, None)),
+        };
         entry.refresh_token = None;
         entry.refresh_expires_at_ms = None;
-        let why = match server {
-            Some(_) => "was written before the Redis server restarted or failed over",
-            None => "cannot be tied to one Redis server lifetime (INFO server gives no run_id)",
-        };
         Ok((
             snap,
             Some(format!(
                 "the shared entry {why}; logging in instead of presenting its refresh token"
             )),
         ))
+    }
+
+    /// What this host records after writing `generation`, to recognise a rollback later.
+    pub fn written(&self, generation: &Generation) -> Option<Written> {
+        let server = self.server.get()?.as_ref()?.clone();
+        Some(Written {
+            server,
+            generation: generation.number(),
+        })
     }
 
     /// The server's run_id: another one means another lifetime of the data.
