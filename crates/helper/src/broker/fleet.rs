@@ -136,7 +136,13 @@ impl Host<'_> {
                 return Ok(Joined::Locked(lock, snap, note));
             }
             crate::debug!("another host is renewing; waiting for its new generation");
-            let why = match fleet.wait(&snap.generation, deadline, ttl)? {
+            // Others may keep renewing, yet never a token we may take: the deadline holds.
+            let waited = if Instant::now() < deadline {
+                fleet.wait(&snap.generation, deadline, ttl)?
+            } else {
+                Wait::TimedOut
+            };
+            let why = match waited {
                 Wait::Changed | Wait::LockFree => {
                     snap = fleet.read()?;
                     continue;
