@@ -7,13 +7,12 @@
 //! killed at any point: it is recorded as spent before it is sent.
 
 mod fleet;
-mod fleet_ops;
 mod renew;
 mod revoke;
 mod status;
 mod store;
 
-pub use fleet_ops::{SharedCheck, SharedStatus, check_shared};
+pub use fleet::{SharedCheck, SharedStatus, check_shared};
 pub use renew::Outcome;
 pub use revoke::{Erased, erase_and_revoke};
 pub use status::{Status, TokenStatus, status};
@@ -208,7 +207,7 @@ pub fn reject(profile: &Profile, rejected: Option<&Secret<String>>) -> Result<bo
     };
     // In fleet mode every host would otherwise keep handing out the refused token.
     if let Some(cfg) = &profile.shared_cache
-        && let Err(e) = fleet_ops::expire_in_fleet(profile, cfg, &key, &token)
+        && let Err(e) = fleet::expire_in_fleet(profile, cfg, &key, &token)
     {
         crate::debug!("{e}; the rejection is recorded on this host only");
     }

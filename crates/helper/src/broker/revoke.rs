@@ -37,7 +37,7 @@ pub fn erase_and_revoke(profile: &Profile) -> Result<Erased> {
     drop(guard);
     // In fleet mode the other hosts would otherwise go on handing out the revoked token.
     if let (Some(cfg), Some(e)) = (&profile.shared_cache, &entry)
-        && let Err(e) = super::fleet_ops::expire_in_fleet(profile, cfg, &key, &e.access_token)
+        && let Err(e) = super::fleet::expire_in_fleet(profile, cfg, &key, &e.access_token)
     {
         crate::debug!("{e}; the erase is recorded on this host only");
     }

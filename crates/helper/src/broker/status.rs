@@ -59,6 +59,6 @@ pub fn status(profile: &Profile) -> Status {
         shared: profile
             .shared_cache
             .as_ref()
-            .map(|cfg| super::fleet_ops::status(profile, cfg)),
+            .map(|cfg| super::fleet::status(profile, cfg)),
     }
 }

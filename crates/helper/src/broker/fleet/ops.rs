@@ -1,8 +1,8 @@
 //! The fleet entry outside a renewal: what `status` shows of it, and expiring a token that
 //! was refused or erased so no host hands it out again.
 
-use super::fleet::{lock_ttl, open};
-use super::renew::client_secret;
+use super::{lock_ttl, open};
+use crate::broker::renew::client_secret;
 use crate::cache::CacheKey;
 use crate::config::{Profile, SharedCache};
 use crate::error::{Error, Result};
@@ -15,7 +15,7 @@ use std::time::Duration;
 /// so no host hands it out again after git or Docker reported it refused, or `erase`
 /// revoked it. Best effort: a host renewing right now (lock taken) replaces it anyway;
 /// Redis unreachable is a debug line.
-pub(super) fn expire_in_fleet(
+pub(in crate::broker) fn expire_in_fleet(
     profile: &Profile,
     cfg: &SharedCache,
     key: &CacheKey,
@@ -68,7 +68,7 @@ pub struct SharedStatus {
     pub renewed_at: Option<String>,
 }
 
-pub(super) fn status(profile: &crate::config::Profile, cfg: &SharedCache) -> SharedStatus {
+pub(in crate::broker) fn status(profile: &crate::config::Profile, cfg: &SharedCache) -> SharedStatus {
     let mut out = SharedStatus {
         store: cfg.url.display.clone(),
         answered: false,
@@ -82,7 +82,7 @@ pub(super) fn status(profile: &crate::config::Profile, cfg: &SharedCache) -> Sha
     };
     let read = || -> Result<Snapshot> {
         let secret = client_secret(profile)?;
-        let key = super::cache_key(profile);
+        let key = crate::broker::cache_key(profile);
         open(cfg, &key, &secret)?
             .and_then(|f| f.read())
             .map_err(|e| Error::network(e.message))
@@ -120,7 +120,7 @@ pub struct SharedCheck {
 /// refresh token.
 pub fn check_shared(profile: &Profile, cfg: &SharedCache) -> Vec<SharedCheck> {
     let check = |name, ok, detail: String| SharedCheck { name, ok, detail };
-    let key = super::cache_key(profile);
+    let key = crate::broker::cache_key(profile);
     let inspected = client_secret(profile)
         .and_then(|secret| Ok(open(cfg, &key, &secret)?.and_then(|f| f.inspect())));
     let i = match inspected {

@@ -9,17 +9,24 @@
 //! without their refresh token, so a refresh token that lives in the fleet entry is only
 //! ever presented under the fleet lock, after the fleet entry recorded it as spent.
 
+mod ops;
+mod store;
+
+pub use ops::{SharedCheck, SharedStatus, check_shared};
+pub(super) use ops::{expire_in_fleet, status};
+
 use super::renew::{Renewal, client_secret};
 use super::store::{FileStore, Store};
 use super::{Outcome, Request, usable};
 use crate::cache::{Cache, CacheKey, Entry, LockGuard};
 use crate::config::{Profile, SharedCache};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::protocol::Source;
 use crate::secret::Secret;
-use crate::shared::{Fleet, FleetError, FleetLock, Generation, Snapshot, Wait, Written};
+use crate::shared::{Fleet, FleetError, FleetLock, Snapshot, Wait, Written};
 use crate::time::now_ms;
 use std::time::{Duration, Instant};
+use store::{FleetStore, WRITTEN, local_copy};
 
 /// This host's side of a renewal: the profile, the request, and its locked cache file.
 pub(super) struct Host<'a> {
@@ -190,107 +197,16 @@ enum Joined<'f> {
     Alone(String),
 }
 
-/// Beside the host's entry: the last generation it wrote (`shared::Written`).
-const WRITTEN: &str = "fleet";
-
-/// The fleet entry as the renewal's store: fenced writes under the fleet lock, and this
-/// host's file kept as a copy without the refresh token.
-struct FleetStore<'a, 'f> {
-    fleet: &'f Fleet,
-    lock: &'a FleetLock<'f>,
-    /// None once a write was fenced or failed: nothing more is written to the fleet.
-    generation: Option<Generation>,
-    local: FileStore<'a>,
-    /// Set when Redis failed before anything was sent: the caller renews alone.
-    unavailable: Option<FleetError>,
-}
-
-impl Store for FleetStore<'_, '_> {
-    fn put(&mut self, entry: &Entry) -> Result<()> {
-        let Some(generation) = &self.generation else {
-            return Err(Error::lock_timeout(
-                "the shared entry can no longer be written by this host; try again",
-            ));
-        };
-        match self.fleet.write(self.lock, generation, Some(entry)) {
-            Ok(Some(next)) => {
-                self.remember(&next);
-                self.generation = Some(next);
-                Ok(())
-            }
-            Ok(None) => Err(Error::lock_timeout(format!(
-                "another host renewed through {} while this one held an expired lock; try again",
-                self.fleet.store()
-            ))),
-            Err(e) => {
-                let error = Error::network(e.message.clone());
-                self.unavailable = Some(e);
-                Err(error)
-            }
-        }
-    }
-
-    fn before_login(&mut self, _current: Option<&Entry>) -> Result<()> {
-        // Other hosts get the token from the fleet entry even if this host's file cannot
-        // keep it, so an unwritable file here never makes every call mint a token.
-        Ok(())
-    }
-
-    fn login_failed(&mut self, _current: Option<&Entry>) {}
-
-    fn publish(&mut self, entry: &Entry) -> Option<String> {
-        let mut lost = None;
-        if let Some(generation) = self.generation.take() {
-            match self.fleet.write(self.lock, &generation, Some(entry)) {
-                Ok(next) => {
-                    if let Some(next) = &next {
-                        self.remember(next);
-                    }
-                    self.generation = next;
-                }
-                // A write that timed out may still land: then the fleet holds the refresh
-                // token, so this host keeps none (below) and never presents it.
-                Err(e) => lost = Some(format!("{e}; the new token stays on this host")),
-            }
-        }
-        if self.generation.is_none() && lost.is_none() {
-            crate::debug!("the new token was not published; keeping it on this host");
-        }
-        join(lost, self.local.publish(&local_copy(entry)))
-    }
-}
-
 /// How long a renewing host takes the fleet lock for: above the renewal's whole deadline
 /// (token request with retries, network selection) plus the Redis calls around it, so a
 /// live holder never loses it. A lock with more time left than this is not an honest one.
-pub(super) fn lock_ttl(profile: &Profile, cfg: &SharedCache) -> Duration {
+pub(in crate::broker) fn lock_ttl(profile: &Profile, cfg: &SharedCache) -> Duration {
     profile.timeout + cfg.timeout * 4 + Duration::from_secs(2)
-}
-
-impl FleetStore<'_, '_> {
-    /// Records the generation this host just wrote; best effort (it only guards against a
-    /// captured value written back, docs/fleet-threat-model.md).
-    fn remember(&self, generation: &Generation) {
-        let Some(bytes) = self
-            .fleet
-            .written(generation)
-            .and_then(|w| serde_json::to_vec(&w).ok())
-        else {
-            return;
-        };
-        if let Err(e) = self
-            .local
-            .cache
-            .store_beside(self.local.guard, WRITTEN, &bytes)
-        {
-            crate::debug!("{}", e.message);
-        }
-    }
 }
 
 /// Connects with the seal key and Redis password resolved. The outer error is ours (a
 /// secret source failed), the inner one Redis's.
-pub(super) fn open(
+pub(in crate::broker) fn open(
     cfg: &SharedCache,
     key: &CacheKey,
     secret: &Secret<String>,
@@ -314,10 +230,3 @@ fn join(a: Option<String>, b: Option<String>) -> Option<String> {
     }
 }
 
-/// What this host keeps of a fleet token: everything but the refresh token.
-fn local_copy(entry: &Entry) -> Entry {
-    let mut e = entry.clone();
-    e.refresh_token = None;
-    e.refresh_expires_at_ms = None;
-    e
-}
