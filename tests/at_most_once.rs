@@ -9,69 +9,17 @@
 
 mod both;
 mod endpoints;
+mod stores;
 
-use crate::redis_server::Redis;
 use crate::util::*;
 use bsn_credential_helper::cache::CacheKey;
 use endpoints::{UntrustedTls, plain_http_server, recording_endpoint};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum StoreKind {
-    File,
-    Fleet,
-}
-
-/// Where a scenario's tokens live. None from `new` only when redis-server is missing
-/// outside CI.
-pub struct Store {
-    redis: Option<Redis>,
-}
-
-impl Store {
-    pub fn new(kind: StoreKind) -> Option<Store> {
-        let redis = match kind {
-            StoreKind::File => None,
-            StoreKind::Fleet => Some(Redis::start()?),
-        };
-        Some(Store { redis })
-    }
-
-    /// The helper on simulated host `host`: its own cache dir in fleet mode; in file mode
-    /// every host is the same machine.
-    pub fn cmd(&self, env: &TestEnv, host: usize, args: &[&str]) -> Command {
-        let mut cmd = env.cmd(args);
-        if let Some(redis) = &self.redis {
-            cmd.env("BSN_CACHE_DIR", env.path(&format!("host-{host}")))
-                .env("BSN_SHARED_CACHE", redis.url());
-        }
-        cmd
-    }
-
-    pub fn run(&self, env: &TestEnv, host: usize, request: &str) -> Output {
-        run_with_stdin(self.cmd(env, host, &["get"]), request)
-    }
-
-    /// `get` on `host`: (exit code, JSON answer, stderr).
-    pub fn get(&self, env: &TestEnv, host: usize, request: &str) -> (i32, Value, String) {
-        let out = self.run(env, host, request);
-        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (out.status.code().unwrap_or(-1), v, stderr(&out))
-    }
-
-    /// A forced renewal on `host` after it took the current token (so in fleet mode it
-    /// renews that token instead of adopting the fleet's as new).
-    pub fn renew_on(&self, env: &TestEnv, host: usize) -> (i32, Value, String) {
-        self.get(env, host, "");
-        self.get(env, host, FORCE)
-    }
-}
-
-pub const FORCE: &str = r#"{"force_refresh":true}"#;
+use stores::StoreKind;
 
 /// One `#[test]` per store for each scenario function `fn(StoreKind)` in `both`.
 macro_rules! over_both_stores {

@@ -167,6 +167,18 @@ impl Redis {
         format!("rediss://localhost:{}", self.tls_port)
     }
 
+    /// PING over TLS by a client that trusts the server's certificate (redis-cli
+    /// --cacert): proves a failure elsewhere is about trust, not the server.
+    pub fn tls_ping_trusting_its_certificate(&self) -> String {
+        let out = Command::new("redis-cli")
+            .args(["--tls", "--cacert"])
+            .arg(self.dir.path().join("cert.pem"))
+            .args(["-h", "localhost", "-p", &self.tls_port.to_string(), "PING"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// SIGKILL: everything since the last SAVE is lost.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

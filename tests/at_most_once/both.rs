@@ -3,7 +3,7 @@
 //! a separate cache dir in fleet mode and the same one in file mode.
 
 use super::endpoints::{TokenProxy, wait_until};
-use super::{FORCE, Store, StoreKind};
+use super::stores::{FORCE, Store, StoreKind};
 use crate::util::*;
 use bsn_emulator::{Fault, FaultKind, FaultTarget};
 use std::process::Stdio;
