@@ -45,6 +45,7 @@ over_both_stores!(
     a_late_rejection_of_an_old_token_leaves_the_current_one_alone,
     token_refused_during_network_selection_renews_once_and_selects_again,
     a_failing_secret_command_never_loses_a_refresh_token,
+    unusable_answers_to_a_refresh_spend_its_token,
 );
 
 fn spawn_get(env: &TestEnv, request: &str) -> Child {
@@ -171,45 +172,6 @@ fn unwritable_cache_without_a_valid_token_is_a_cache_error_and_mints_nothing() {
 
 // ---------------------------------------------------------------------------------------
 // Token answers are validated before they are stored or printed
-
-/// Any answer to a refresh that is not a usable Bearer token spends the refresh token.
-#[test]
-fn unusable_answers_to_a_refresh_spend_its_token() {
-    let answers = [
-        r#"{"access_token":"x","token_type":"mac","expires_in":300,"refresh_token":"r2"}"#,
-        r#"{"access_token":"a\r\nhost=evil","expires_in":300,"refresh_token":"r2"}"#,
-        r#"{"access_token":"x","expires_in":0,"refresh_token":"r2"}"#,
-    ];
-    for body in answers {
-        let mut env = TestEnv::new().password_grant();
-        env.token();
-        let (url, seen) = recording_endpoint(body.to_string());
-        let path = seed_entry_for(&env, &url);
-        let rt = refresh_token_in(&path);
-        let rt = rt.as_str().unwrap();
-        env.set("BSN_TOKEN_URL", &url);
-        for _ in 0..2 {
-            let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
-            assert!(code != 0 || v["warning"].is_string(), "{body}: {v}");
-            assert!(!err.contains('\r') && !err.contains("host=evil\n"), "{err}");
-            assert!(
-                !serde_json::to_string(&v).unwrap().contains("host=evil"),
-                "{v}"
-            );
-        }
-        let form = format!("refresh_token={rt}");
-        let presented = seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|b| b.contains(&form))
-            .count();
-        assert_eq!(
-            presented, 1,
-            "{body}: the refresh token was sent {presented} times"
-        );
-    }
-}
 
 #[test]
 fn huge_lifetimes_are_capped_and_header_output_cannot_be_injected() {

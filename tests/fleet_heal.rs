@@ -177,3 +177,25 @@ fn an_untrusted_rediss_certificate_is_named_with_ssl_cert_file() {
     assert!(text.contains("certificate"), "{text}");
     assert!(text.contains("SSL_CERT_FILE"), "{text}");
 }
+
+/// The control for the test above: the same server trusted through SSL_CERT_FILE is used
+/// (no warning, and a second host is answered from the fleet). Passes today.
+#[test]
+fn a_rediss_server_trusted_through_ssl_cert_file_is_shared() {
+    let Some(redis) = Redis::with(Opts {
+        tls: true,
+        ..Opts::default()
+    }) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let get_tls = |host: usize| {
+        let mut cmd = on_host(&env, &redis, host, &["get"]);
+        cmd.env("BSN_SHARED_CACHE", redis.tls_url())
+            .env("SSL_CERT_FILE", redis.certificate());
+        answer(&run_with_stdin(cmd, ""))
+    };
+    let first = get_tls(0);
+    assert!(first.get("warning").is_none(), "{first}");
+    assert_eq!(get_tls(1)["source"], "shared");
+}
