@@ -43,7 +43,8 @@ fn a_squatted_fleet_lock_stops_no_host() {
 }
 
 /// Hosts 0 and 1 seal with one BSN_SHARED_CACHE_KEY, hosts 2 and 3 with another, on one
-/// Redis, over three access lifetimes: each group logs in once and refreshes thereafter.
+/// Redis, over three access lifetimes: each group logs in once and refreshes thereafter,
+/// in an entry of its own (key names are a keyed hash under the sealing key).
 /// Today: the groups overwrite one entry they cannot open: 6 logins.
 #[test]
 fn two_sealing_keys_on_one_redis_each_share_their_own_session() {
@@ -70,6 +71,8 @@ fn two_sealing_keys_on_one_redis_each_share_their_own_session() {
         "one login per group: {stats:?}"
     );
     assert!(stats.token_requests.refresh_token >= 4, "{stats:?}");
+    let entries = redis.keys("bsn:*:tok");
+    assert_eq!(entries.len(), 2, "an entry per sealing key: {entries:?}");
     assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
     assert_eq!(stats.sessions_ended_by_reuse, 0, "{stats:?}");
 }
@@ -151,6 +154,27 @@ fn doctor_fails_naming_the_shared_cache_when_redis_is_down_or_refuses_the_passwo
         "wrong password: {text}"
     );
     assert!(!text.contains("wrong-password"), "{text}");
+}
+
+/// `doctor` lists every `shared_cache*` setting with its source, never the password.
+/// Today: no shared_cache line at all.
+#[test]
+fn doctor_lists_the_shared_cache_settings_with_their_sources() {
+    let Some(redis) = Redis::with(Opts {
+        requirepass: Some("right-password".into()),
+        ..Opts::default()
+    }) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let (ok, text) = doctor(&env, &redis, Some("right-password"));
+    assert!(ok, "{text}");
+    let line = |name: &str| text.lines().find(|l| l.trim_start().starts_with(name));
+    let url = line("shared_cache ").unwrap_or_else(|| panic!("no shared_cache line: {text}"));
+    assert!(url.contains("BSN_SHARED_CACHE"), "its source: {url}");
+    let password = line("shared_cache_password").unwrap_or_else(|| panic!("{text}"));
+    assert!(password.contains("BSN_SHARED_CACHE_PASSWORD"), "{password}");
+    assert!(!text.contains("right-password"), "{text}");
 }
 
 /// `rediss://` to a server whose certificate nobody trusts: the message names the
