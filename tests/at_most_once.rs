@@ -9,69 +9,17 @@
 
 mod both;
 mod endpoints;
+mod stores;
 
-use crate::redis_server::Redis;
 use crate::util::*;
 use bsn_credential_helper::cache::CacheKey;
 use endpoints::{UntrustedTls, plain_http_server, recording_endpoint};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum StoreKind {
-    File,
-    Fleet,
-}
-
-/// Where a scenario's tokens live. None from `new` only when redis-server is missing
-/// outside CI.
-pub struct Store {
-    redis: Option<Redis>,
-}
-
-impl Store {
-    pub fn new(kind: StoreKind) -> Option<Store> {
-        let redis = match kind {
-            StoreKind::File => None,
-            StoreKind::Fleet => Some(Redis::start()?),
-        };
-        Some(Store { redis })
-    }
-
-    /// The helper on simulated host `host`: its own cache dir in fleet mode; in file mode
-    /// every host is the same machine.
-    pub fn cmd(&self, env: &TestEnv, host: usize, args: &[&str]) -> Command {
-        let mut cmd = env.cmd(args);
-        if let Some(redis) = &self.redis {
-            cmd.env("BSN_CACHE_DIR", env.path(&format!("host-{host}")))
-                .env("BSN_SHARED_CACHE", redis.url());
-        }
-        cmd
-    }
-
-    pub fn run(&self, env: &TestEnv, host: usize, request: &str) -> Output {
-        run_with_stdin(self.cmd(env, host, &["get"]), request)
-    }
-
-    /// `get` on `host`: (exit code, JSON answer, stderr).
-    pub fn get(&self, env: &TestEnv, host: usize, request: &str) -> (i32, Value, String) {
-        let out = self.run(env, host, request);
-        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (out.status.code().unwrap_or(-1), v, stderr(&out))
-    }
-
-    /// A forced renewal on `host` after it took the current token (so in fleet mode it
-    /// renews that token instead of adopting the fleet's as new).
-    pub fn renew_on(&self, env: &TestEnv, host: usize) -> (i32, Value, String) {
-        self.get(env, host, "");
-        self.get(env, host, FORCE)
-    }
-}
-
-pub const FORCE: &str = r#"{"force_refresh":true}"#;
+use stores::StoreKind;
 
 /// One `#[test]` per store for each scenario function `fn(StoreKind)` in `both`.
 macro_rules! over_both_stores {
@@ -97,6 +45,7 @@ over_both_stores!(
     a_late_rejection_of_an_old_token_leaves_the_current_one_alone,
     token_refused_during_network_selection_renews_once_and_selects_again,
     a_failing_secret_command_never_loses_a_refresh_token,
+    unusable_answers_to_a_refresh_spend_its_token,
 );
 
 fn spawn_get(env: &TestEnv, request: &str) -> Child {
@@ -223,45 +172,6 @@ fn unwritable_cache_without_a_valid_token_is_a_cache_error_and_mints_nothing() {
 
 // ---------------------------------------------------------------------------------------
 // Token answers are validated before they are stored or printed
-
-/// Any answer to a refresh that is not a usable Bearer token spends the refresh token.
-#[test]
-fn unusable_answers_to_a_refresh_spend_its_token() {
-    let answers = [
-        r#"{"access_token":"x","token_type":"mac","expires_in":300,"refresh_token":"r2"}"#,
-        r#"{"access_token":"a\r\nhost=evil","expires_in":300,"refresh_token":"r2"}"#,
-        r#"{"access_token":"x","expires_in":0,"refresh_token":"r2"}"#,
-    ];
-    for body in answers {
-        let mut env = TestEnv::new().password_grant();
-        env.token();
-        let (url, seen) = recording_endpoint(body.to_string());
-        let path = seed_entry_for(&env, &url);
-        let rt = refresh_token_in(&path);
-        let rt = rt.as_str().unwrap();
-        env.set("BSN_TOKEN_URL", &url);
-        for _ in 0..2 {
-            let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
-            assert!(code != 0 || v["warning"].is_string(), "{body}: {v}");
-            assert!(!err.contains('\r') && !err.contains("host=evil\n"), "{err}");
-            assert!(
-                !serde_json::to_string(&v).unwrap().contains("host=evil"),
-                "{v}"
-            );
-        }
-        let form = format!("refresh_token={rt}");
-        let presented = seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|b| b.contains(&form))
-            .count();
-        assert_eq!(
-            presented, 1,
-            "{body}: the refresh token was sent {presented} times"
-        );
-    }
-}
 
 #[test]
 fn huge_lifetimes_are_capped_and_header_output_cannot_be_injected() {

@@ -11,8 +11,8 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// `SET <lock> x PX 600000` by a squatter: 3 processes on each of 3 hosts, every token
-/// expired, all answer (exit 0) within lock_timeout + a few seconds; on each host the
-/// renewing process warns about the lock.
+/// expired, all answer (exit 0) within lock_timeout + a few seconds; on each host a
+/// warning on stderr names the lock (a process served by its sibling's renewal need not).
 /// Today: each waits lock_timeout, then exits 9 (lock_timeout): no per-host fallback.
 #[test]
 fn a_squatted_fleet_lock_stops_no_host() {
@@ -30,19 +30,12 @@ fn a_squatted_fleet_lock_stops_no_host() {
         (on_host(&env, &redis, i % 3, &["get"]), String::new())
     });
     let took = start.elapsed();
-    // Per host, the process that renews (alone) warns; the others then read its token
-    // from the host's own file, which never asks Redis.
-    for host in 0..3 {
-        let warned = outputs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % 3 == host)
-            .any(|(_, out)| {
-                answer(out);
-                stderr(out).to_lowercase().contains("shared lock")
-            });
-        assert!(warned, "host {host}: no warning names the shared lock");
+    let mut warned = [false; 3];
+    for (i, out) in outputs.iter().enumerate() {
+        answer(out);
+        warned[i % 3] |= stderr(out).to_lowercase().contains("lock");
     }
+    assert_eq!(warned, [true; 3], "each host warns about the lock");
     assert!(took < Duration::from_secs(4 + 6), "{took:?}");
     let stats = env.stats();
     assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
@@ -50,7 +43,8 @@ fn a_squatted_fleet_lock_stops_no_host() {
 }
 
 /// Hosts 0 and 1 seal with one BSN_SHARED_CACHE_KEY, hosts 2 and 3 with another, on one
-/// Redis, over three access lifetimes: each group logs in once and refreshes thereafter.
+/// Redis, over three access lifetimes: each group logs in once and refreshes thereafter,
+/// in an entry of its own (key names are a keyed hash under the sealing key).
 /// Today: the groups overwrite one entry they cannot open: 6 logins.
 #[test]
 fn two_sealing_keys_on_one_redis_each_share_their_own_session() {
@@ -77,6 +71,8 @@ fn two_sealing_keys_on_one_redis_each_share_their_own_session() {
         "one login per group: {stats:?}"
     );
     assert!(stats.token_requests.refresh_token >= 4, "{stats:?}");
+    let entries = redis.keys("bsn:*:tok");
+    assert_eq!(entries.len(), 2, "an entry per sealing key: {entries:?}");
     assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
     assert_eq!(stats.sessions_ended_by_reuse, 0, "{stats:?}");
 }
@@ -160,6 +156,27 @@ fn doctor_fails_naming_the_shared_cache_when_redis_is_down_or_refuses_the_passwo
     assert!(!text.contains("wrong-password"), "{text}");
 }
 
+/// `doctor` lists every `shared_cache*` setting with its source, never the password.
+/// Today: no shared_cache line at all.
+#[test]
+fn doctor_lists_the_shared_cache_settings_with_their_sources() {
+    let Some(redis) = Redis::with(Opts {
+        requirepass: Some("right-password".into()),
+        ..Opts::default()
+    }) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let (ok, text) = doctor(&env, &redis, Some("right-password"));
+    assert!(ok, "{text}");
+    let line = |name: &str| text.lines().find(|l| l.trim_start().starts_with(name));
+    let url = line("shared_cache ").unwrap_or_else(|| panic!("no shared_cache line: {text}"));
+    assert!(url.contains("BSN_SHARED_CACHE"), "its source: {url}");
+    let password = line("shared_cache_password").unwrap_or_else(|| panic!("{text}"));
+    assert!(password.contains("BSN_SHARED_CACHE_PASSWORD"), "{password}");
+    assert!(!text.contains("right-password"), "{text}");
+}
+
 /// `rediss://` to a server whose certificate nobody trusts: the message names the
 /// certificate and SSL_CERT_FILE. Today: "closed the connection".
 #[test]
@@ -170,6 +187,11 @@ fn an_untrusted_rediss_certificate_is_named_with_ssl_cert_file() {
     }) else {
         return;
     };
+    assert_eq!(
+        redis.tls_ping_trusting_its_certificate(),
+        "PONG",
+        "TLS is up"
+    );
     let env = TestEnv::new();
     let mut cmd = on_host(&env, &redis, 0, &["get"]);
     cmd.env("BSN_SHARED_CACHE", redis.tls_url());
@@ -178,4 +200,26 @@ fn an_untrusted_rediss_certificate_is_named_with_ssl_cert_file() {
     let text = format!("{v} {}", stderr(&out));
     assert!(text.contains("certificate"), "{text}");
     assert!(text.contains("SSL_CERT_FILE"), "{text}");
+}
+
+/// The control for the test above: the same server trusted through SSL_CERT_FILE is used
+/// (no warning, and a second host is answered from the fleet). Passes today.
+#[test]
+fn a_rediss_server_trusted_through_ssl_cert_file_is_shared() {
+    let Some(redis) = Redis::with(Opts {
+        tls: true,
+        ..Opts::default()
+    }) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let get_tls = |host: usize| {
+        let mut cmd = on_host(&env, &redis, host, &["get"]);
+        cmd.env("BSN_SHARED_CACHE", redis.tls_url())
+            .env("SSL_CERT_FILE", redis.certificate());
+        answer(&run_with_stdin(cmd, ""))
+    };
+    let first = get_tls(0);
+    assert!(first.get("warning").is_none(), "{first}");
+    assert_eq!(get_tls(1)["source"], "shared");
 }

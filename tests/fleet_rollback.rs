@@ -109,6 +109,41 @@ fn captured_fleet_values_written_back_never_make_a_spent_refresh_token_presentab
     assert_no_reuse_and_at_most_one_login(&env, logins);
 }
 
+/// What such a writer can still do, for the README's threat model: a host that never saw
+/// the later generation cannot tell a replayed entry from the current one, so it may
+/// present the spent refresh token once (the emulator, like Keycloak, then ends that
+/// session). The bound: one reuse, every call still answered, and no reuse afterwards.
+/// Passes today.
+#[test]
+fn a_replayed_entry_met_first_by_a_host_that_never_saw_the_refresh_costs_at_most_one_session() {
+    let Some(redis) = Redis::start() else { return };
+    let env = TestEnv::new().password_grant();
+    assert_eq!(get(&env, &redis, 0)["source"], "login");
+    let base = redis.entry_base();
+    for part in ["tok", "gen"] {
+        let (key, aside) = (format!("{base}:{part}"), format!("captured:{part}"));
+        assert_eq!(redis.cli(&["COPY", &key, &aside]).trim(), "1");
+    }
+    assert_eq!(renew_on(&env, &redis, 1)["source"], "refresh");
+    for part in ["tok", "gen"] {
+        let (key, aside) = (format!("{base}:{part}"), format!("captured:{part}"));
+        assert_eq!(redis.cli(&["COPY", &aside, &key, "REPLACE"]).trim(), "1");
+    }
+    renew_on(&env, &redis, 2);
+    let after_replay = env.stats();
+    assert!(after_replay.refresh_tokens_reused <= 1, "{after_replay:?}");
+    assert!(
+        after_replay.sessions_ended_by_reuse <= 1,
+        "{after_replay:?}"
+    );
+    renew_everywhere(&env, &redis, &[0, 1, 2, 3]);
+    let stats = env.stats();
+    assert_eq!(
+        stats.refresh_tokens_reused, after_replay.refresh_tokens_reused,
+        "{stats:?}"
+    );
+}
+
 /// Per-host mode (no Redis): the cache directory copied back (`cp -a`, as a CI cache step
 /// or a backup restore would) from before a refresh.
 #[test]

@@ -18,7 +18,7 @@ pub struct Opts {
     pub requirepass: Option<String>,
     /// `--replicaof 127.0.0.1 <port>`.
     pub replica_of: Option<u16>,
-    /// A TLS port with a self-signed certificate for `localhost`.
+    /// A TLS port with a certificate for `localhost` from a CA nobody trusts.
     pub tls: bool,
 }
 
@@ -94,24 +94,71 @@ impl Redis {
         replica
     }
 
+    /// A CA (ca.pem) and a server certificate for localhost it signed (cert.pem, key.pem):
+    /// webpki refuses a self-signed CA certificate used as the server's own.
     fn make_certificate(&self) {
-        let made = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args([
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost",
-            ])
-            .args(["-keyout", "key.pem", "-out", "cert.pem"])
-            .current_dir(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl is installed (.ci/run installs it)");
-        assert!(made.success(), "openssl req failed");
+        let openssl = |args: &[&str]| {
+            let made = Command::new("openssl")
+                .args(args)
+                .current_dir(self.dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is installed (.ci/run installs it)");
+            assert!(made.success(), "openssl {args:?} failed");
+        };
+        let ext = self.dir.path().join("leaf.ext");
+        std::fs::write(
+            &ext,
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let ca = [
+            "-subj",
+            "/CN=bsn test CA",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+        ];
+        openssl(
+            &[
+                &[
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ][..],
+                &ca,
+            ]
+            .concat(),
+        );
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ]);
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
@@ -141,7 +188,7 @@ impl Redis {
         if self.opts.tls {
             cmd.args(["--tls-port", &self.tls_port.to_string()])
                 .args(["--tls-cert-file", "cert.pem", "--tls-key-file", "key.pem"])
-                .args(["--tls-ca-cert-file", "cert.pem", "--tls-auth-clients", "no"])
+                .args(["--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no"])
                 .current_dir(self.dir.path());
         }
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
@@ -165,6 +212,23 @@ impl Redis {
 
     pub fn tls_url(&self) -> String {
         format!("rediss://localhost:{}", self.tls_port)
+    }
+
+    /// The CA that signed a TLS server's certificate (a file for SSL_CERT_FILE).
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// PING over TLS by a client that trusts the server's certificate (redis-cli
+    /// --cacert): proves a failure elsewhere is about trust, not the server.
+    pub fn tls_ping_trusting_its_certificate(&self) -> String {
+        let out = Command::new("redis-cli")
+            .args(["--tls", "--cacert"])
+            .arg(self.certificate())
+            .args(["-h", "localhost", "-p", &self.tls_port.to_string(), "PING"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// SIGKILL: everything since the last SAVE is lost.

@@ -2,8 +2,8 @@
 //! password grant, so there is a refresh token to lose or to present twice. "Host" n is
 //! a separate cache dir in fleet mode and the same one in file mode.
 
-use super::endpoints::{TokenProxy, wait_until};
-use super::{FORCE, Store, StoreKind};
+use super::endpoints::{TokenProxy, recording_endpoint, wait_until};
+use super::stores::{FORCE, Store, StoreKind};
 use crate::util::*;
 use bsn_emulator::{Fault, FaultKind, FaultTarget};
 use std::process::Stdio;
@@ -208,5 +208,55 @@ pub fn a_failing_secret_command_never_loses_a_refresh_token(kind: StoreKind) {
         );
         assert_eq!(env.stats().token_requests.password, 1, "fail_at {fail_at}");
         no_reuse(&env, &format!("fail_at {fail_at}"));
+    }
+}
+
+/// Any answer to a refresh that is not a usable Bearer token spends the refresh token: it
+/// is presented once, never again. The proxy sends the refresh to an endpoint answering
+/// `body` and recording what it was sent. Break checked: fleet write-ahead removed → the
+/// fleet variant presents it twice. (The file variant survives the file write-ahead's
+/// removal: the login that follows writes the entry without the token first; the SIGKILL
+/// scenario catches that break.)
+pub fn unusable_answers_to_a_refresh_spend_its_token(kind: StoreKind) {
+    let answers = [
+        r#"{"access_token":"x","token_type":"mac","expires_in":300,"refresh_token":"r2"}"#,
+        r#"{"access_token":"a\r\nhost=evil","expires_in":300,"refresh_token":"r2"}"#,
+        r#"{"access_token":"x","expires_in":0,"refresh_token":"r2"}"#,
+    ];
+    for body in answers {
+        let Some(s) = Store::new(kind) else { return };
+        let mut env = TestEnv::new().password_grant();
+        let proxy = TokenProxy::start(env.emu.port());
+        env.set(
+            "BSN_TOKEN_URL",
+            &proxy.url(&env.emu.token_url(), env.emu.port()),
+        );
+        assert_eq!(s.get(&env, 0, "").1["source"], "login");
+        let (url, seen) = recording_endpoint(body.to_string());
+        let port = url.rsplit(':').next().unwrap().trim_end_matches("/token");
+        proxy.route_to(port.parse().unwrap());
+        for host in 1..=2 {
+            let (code, v, err) = s.renew_on(&env, host);
+            assert!(code != 0 || v["warning"].is_string(), "{body}: {v}");
+            assert!(!err.contains('\r') && !err.contains("host=evil\n"), "{err}");
+            assert!(!v.to_string().contains("host=evil"), "{v}");
+        }
+        let presented: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b.contains("grant_type=refresh_token"))
+            .filter_map(|b| b.split('&').find(|f| f.starts_with("refresh_token=")))
+            .map(str::to_string)
+            .collect();
+        assert!(!presented.is_empty(), "{body}: the refresh was tried");
+        let mut distinct = presented.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            presented.len(),
+            "{body}: presented twice: {presented:?}"
+        );
     }
 }

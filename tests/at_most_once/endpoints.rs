@@ -6,7 +6,7 @@ use crate::util::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -138,11 +138,13 @@ pub fn recording_endpoint(body: String) -> (String, Arc<Mutex<Vec<String>>>) {
 
 /// Forwards 127.0.0.1:`port` to the emulator. `down()` closes the port (a connect is
 /// refused: the request provably never left the machine), `up()` opens the same port
-/// again, so the token URL, and with it the cache key, stays the same.
+/// again, `route_to` sends later connections elsewhere; the token URL, and with it the
+/// cache key, stays the same throughout.
 pub struct TokenProxy {
     pub port: u16,
     up: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    upstream: Arc<AtomicU16>,
 }
 
 impl TokenProxy {
@@ -150,9 +152,15 @@ impl TokenProxy {
         let port = free_port();
         let up = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
-        let (flag, done) = (Arc::clone(&up), Arc::clone(&stop));
-        std::thread::spawn(move || serve(port, upstream_port, &flag, &done));
-        let proxy = TokenProxy { port, up, stop };
+        let upstream = Arc::new(AtomicU16::new(upstream_port));
+        let (flag, done, to) = (Arc::clone(&up), Arc::clone(&stop), Arc::clone(&upstream));
+        std::thread::spawn(move || serve(port, &to, &flag, &done));
+        let proxy = TokenProxy {
+            port,
+            up,
+            stop,
+            upstream,
+        };
         proxy.up();
         proxy
     }
@@ -163,6 +171,11 @@ impl TokenProxy {
             &format!("127.0.0.1:{upstream_port}"),
             &format!("127.0.0.1:{}", self.port),
         )
+    }
+
+    /// Later connections go to 127.0.0.1:`port`.
+    pub fn route_to(&self, port: u16) {
+        self.upstream.store(port, Ordering::SeqCst);
     }
 
     pub fn down(&self) {
@@ -186,7 +199,7 @@ impl Drop for TokenProxy {
     }
 }
 
-fn serve(port: u16, upstream: u16, up: &AtomicBool, stop: &AtomicBool) {
+fn serve(port: u16, upstream: &AtomicU16, up: &AtomicBool, stop: &AtomicBool) {
     let mut listener: Option<TcpListener> = None;
     while !stop.load(Ordering::SeqCst) {
         match (up.load(Ordering::SeqCst), &listener) {
@@ -200,7 +213,7 @@ fn serve(port: u16, upstream: u16, up: &AtomicBool, stop: &AtomicBool) {
             _ => {}
         }
         match listener.as_ref().map(TcpListener::accept) {
-            Some(Ok((client, _))) => forward(client, upstream),
+            Some(Ok((client, _))) => forward(client, upstream.load(Ordering::SeqCst)),
             _ => sleep_ms(5),
         }
     }
