@@ -6,6 +6,7 @@ mod util;
 mod adapters;
 mod at_most_once;
 mod bad_input;
+mod cited;
 mod completions;
 mod core;
 mod docs;

@@ -229,4 +229,3 @@ fn join(a: Option<String>, b: Option<String>) -> Option<String> {
         (a, b) => a.or(b),
     }
 }
-

@@ -68,7 +68,10 @@ pub struct SharedStatus {
     pub renewed_at: Option<String>,
 }
 
-pub(in crate::broker) fn status(profile: &crate::config::Profile, cfg: &SharedCache) -> SharedStatus {
+pub(in crate::broker) fn status(
+    profile: &crate::config::Profile,
+    cfg: &SharedCache,
+) -> SharedStatus {
     let mut out = SharedStatus {
         store: cfg.url.display.clone(),
         answered: false,

@@ -1,0 +1,83 @@
+//! Every claim in README.md, protocol.md and docs/ names the test behind it: each cited
+//! `module::test` of this binary must exist, so a renamed or deleted test cannot leave a
+//! claim standing on nothing. `{a,b}` expands; a trailing `…` matches a prefix.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+/// The tests of this binary, as `--list` names them.
+fn our_tests() -> BTreeSet<String> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--list", "--format", "terse"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Backticked spans shaped like a test path, with `{a,b}` expanded.
+fn cited(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for span in text.split('`').skip(1).step_by(2) {
+        let shaped = span.contains("::")
+            && span
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_:{},…".contains(c));
+        if !shaped {
+            continue;
+        }
+        match (span.find('{'), span.find('}')) {
+            (Some(a), Some(b)) if a < b => {
+                for alt in span[a + 1..b].split(',') {
+                    out.push(format!("{}{alt}{}", &span[..a], &span[b + 1..]));
+                }
+            }
+            _ => out.push(span.to_string()),
+        }
+    }
+    out
+}
+
+#[test]
+fn every_test_cited_in_the_docs_exists() {
+    let tests = our_tests();
+    assert!(tests.len() > 100, "--list gave {} tests", tests.len());
+    let modules: BTreeSet<&str> = tests.iter().filter_map(|t| t.split("::").next()).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md"), root.join("protocol.md")];
+    for e in std::fs::read_dir(root.join("docs")).unwrap() {
+        docs.push(e.unwrap().path());
+    }
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for doc in docs
+        .iter()
+        .filter(|d| d.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(doc).unwrap();
+        for name in cited(&text) {
+            // Unit tests of the library crates live in other binaries.
+            if !modules.contains(name.split("::").next().unwrap()) || name.ends_with("::") {
+                continue;
+            }
+            checked += 1;
+            let found = match name.strip_suffix('…') {
+                Some(prefix) => tests.iter().any(|t| t.starts_with(prefix)),
+                None => tests.contains(&name),
+            };
+            if !found {
+                missing.push(format!("{}: {name}", doc.display()));
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} citations found");
+    assert!(
+        missing.is_empty(),
+        "cited but no such test:\n{}",
+        missing.join("\n")
+    );
+}
