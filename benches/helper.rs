@@ -334,6 +334,23 @@ struct Contender {
 }
 
 fn main() {
+    // `cargo bench --bench helper -- fleet`: only the fleet at scale, on the release build.
+    if std::env::args().any(|a| a == "fleet") {
+        let bin = release_binary();
+        let scales: Vec<_> = [4, 16, 64]
+            .iter()
+            .filter_map(|&hosts| fleet::scale(&bin, hosts, 2))
+            .collect();
+        assert_eq!(scales.len(), 3, "redis-server and redis-cli are needed");
+        println!(
+            "Fleet at scale (`cargo bench --bench helper -- fleet`), nproc {}:\n",
+            shell("nproc")
+        );
+        for row in fleet::scale_rows(&scales) {
+            println!("{row}");
+        }
+        return;
+    }
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())

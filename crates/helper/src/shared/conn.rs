@@ -74,10 +74,8 @@ pub fn connect(cfg: &SharedCache, password: Option<&str>) -> FleetResult<redis::
         .as_str()
         .into_connection_info()
         .map_err(|_| invalid())?;
-    let mut settings = info
-        .redis_settings()
-        .clone()
-        .set_lib_name("bsn-credential-helper", env!("CARGO_PKG_VERSION"));
+    // No CLIENT SETINFO: a host that finds the entry renewed then sends one pipelined read.
+    let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
     if let Some(pw) = password {
         settings = settings.set_password(pw);
     }
