@@ -10,6 +10,7 @@ mod cited;
 mod completions;
 mod core;
 mod docs;
+mod durability;
 mod emulator;
 mod faults;
 mod first_hour;
