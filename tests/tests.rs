@@ -7,6 +7,7 @@ mod adapters;
 mod at_most_once;
 mod bad_input;
 mod cited;
+mod clock;
 mod completions;
 mod core;
 mod docs;

@@ -51,20 +51,11 @@ impl<'a> Request<'a> {
 /// Sends `req` once, within what is left of `deadline`; `budget` names the setting that
 /// sets the deadline, for the message when none is left.
 pub fn send(req: &Request, deadline: Instant, budget: &str) -> Attempt {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if remaining.is_zero() {
-        return Attempt::NotSent(format!("no time left within {budget}"));
-    }
-    if let Some(unresolved) = resolve_first(req) {
-        return unresolved;
-    }
-    match build(req, remaining) {
-        Ok(mut prepared) => exchange(prepared.send()),
-        Err(why) => Attempt::NotSent(why),
-    }
+    send_dated(req, deadline, budget).0
 }
 
-/// `send`, once, also returning the server's `Date` header: `doctor` compares clocks.
+/// `send`, also returning the server's `Date` header: the renewal and `doctor` compare
+/// clocks with it.
 pub fn send_dated(req: &Request, deadline: Instant, budget: &str) -> (Attempt, Option<String>) {
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
@@ -73,11 +64,14 @@ pub fn send_dated(req: &Request, deadline: Instant, budget: &str) -> (Attempt, O
             None,
         );
     }
+    if let Some(unresolved) = resolve_first(req) {
+        return (unresolved, None);
+    }
     match build(req, remaining).map(|mut prepared| prepared.send()) {
         Ok(Ok(response)) => {
             let date = (response.headers().get("date"))
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+                .map(|d| d.chars().take(64).collect());
             (exchange(Ok(response)), date)
         }
         Ok(Err(e)) => (exchange(Err(e)), None),

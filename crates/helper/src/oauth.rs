@@ -57,6 +57,9 @@ pub struct TokenSet {
     pub refresh_token: Option<Secret<String>>,
     pub refresh_expires_in: Option<u64>,
     pub scope: Option<String>,
+    /// The server's clock when it answered (its `Date` header, ms since the epoch).
+    #[serde(skip)]
+    pub server_time_ms: Option<u64>,
 }
 
 impl TokenSet {
@@ -185,12 +188,20 @@ pub fn request_token(
         let retry = |backoff: &mut Duration, after| {
             attempt < ATTEMPTS && http::wait(backoff, after, deadline)
         };
-        let outcome = match http::send(&req, deadline, "BSN_TIMEOUT (timeout)") {
+        let (outcome, date) = http::send_dated(&req, deadline, "BSN_TIMEOUT (timeout)");
+        let outcome = match outcome {
             Attempt::NotSent(why) => Attempt::NotSent(first_cause.get_or_insert(why).clone()),
             other => other,
         };
         match outcome {
-            Attempt::Done(status, bytes) => return token_answer(profile, grant, status, &bytes),
+            Attempt::Done(status, bytes) => {
+                let mut set = token_answer(profile, grant, status, &bytes)?;
+                set.server_time_ms = date
+                    .as_deref()
+                    .and_then(crate::time::parse_http_date)
+                    .map(|secs| secs.saturating_mul(1000));
+                return Ok(set);
+            }
             Attempt::NotSent(why) if retry(&mut backoff, None) => {
                 crate::debug!("token request attempt {attempt} not sent ({why}); retrying");
             }
@@ -364,6 +375,7 @@ mod tests {
             refresh_token: None,
             refresh_expires_in: None,
             scope: None,
+            server_time_ms: None,
         }
     }
 

@@ -3,6 +3,24 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Clocks further apart than this break other tools' token checks (JWT `iat`/`exp`), and
+/// a correction of that size moves every cached expiry by as much.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
+
+/// How far `server_ms` (a server's `Date`, whole seconds) says our clock is off, when
+/// that is more than `MAX_CLOCK_SKEW_SECS`: a warning naming the offset and the fix.
+pub fn skew_warning(server_ms: u64, local_ms: u64) -> Option<String> {
+    let offset = (local_ms as i64 - server_ms as i64) / 1000;
+    if offset.abs() <= MAX_CLOCK_SKEW_SECS {
+        return None;
+    }
+    Some(format!(
+        "this machine's clock is {}s {} BSN.cloud's (its Date header): cached tokens are timed by it, so synchronise it (NTP, e.g. `timedatectl set-ntp true`)",
+        offset.abs(),
+        if offset > 0 { "ahead of" } else { "behind" }
+    ))
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -52,10 +52,23 @@ fn usable(entry: &Entry, req: &Request, min_ttl: u64, now: u64) -> bool {
     entry.network_selected && fresh_enough(entry, req, min_ttl, now)
 }
 
-/// Not rejected, and valid for `needed_ms` more.
+/// Not rejected, timed by a clock we can trust, and valid for `needed_ms` more.
 fn fresh_enough(entry: &Entry, req: &Request, min_ttl: u64, now: u64) -> bool {
-    !is_rejected(entry, req) && entry.expires_at_ms > now.saturating_add(needed_ms(entry, min_ttl))
+    !is_rejected(entry, req)
+        && !timed_by_another_clock(entry, now)
+        && entry.expires_at_ms > now.saturating_add(needed_ms(entry, min_ttl))
 }
+
+/// Obtained "after" now: the clock was ahead when the entry was written, or has gone back
+/// since, so its remaining life would exceed the lifetime the server gave it. Such an
+/// entry is stale whatever its expiry says (a clock corrected by an hour would otherwise
+/// serve a dead token for that hour). A little slack covers clock granularity and the
+/// fleet's server-clock conversion.
+pub fn timed_by_another_clock(entry: &Entry, now: u64) -> bool {
+    entry.obtained_at_ms > now.saturating_add(CLOCK_SLACK_MS)
+}
+
+const CLOCK_SLACK_MS: u64 = 2000;
 
 /// The remaining lifetime `entry` must have to be handed out for `req`.
 ///
@@ -75,6 +88,14 @@ fn is_rejected(entry: &Entry, req: &Request) -> bool {
     req.rejected_token
         .as_ref()
         .is_some_and(|r| r.expose() == entry.access_token.expose())
+}
+
+/// Two warnings as one line.
+fn join_warnings(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
 }
 
 fn from_cache(entry: Entry) -> Outcome {
@@ -274,6 +295,24 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_obtained_in_the_future_is_stale() {
+        let (e, req) = (entry(), Request::default());
+        // Obtained at 1000 s; the clock now reads 2 s, then 3 s earlier.
+        assert!(usable(&e, &req, 0, 998_000));
+        assert!(!usable(&e, &req, 0, 997_999));
+        // A clock 900 s behind: the entry would look valid for 20 more minutes.
+        assert!(!usable(&e, &req, 0, 100_000));
+        // Nor is it the offline fallback's stand-in.
+        let err = crate::error::Error::new(ErrorCode::Network, "x");
+        let ahead = Entry {
+            obtained_at_ms: now_ms() + 3_600_000,
+            expires_at_ms: now_ms() + 3_900_000,
+            ..entry()
+        };
+        assert!(renew::fallback(Some(ahead), err, &req).is_err());
+    }
+
+    #[test]
     fn min_ttl_is_capped_at_45_percent_of_the_lifetime() {
         let e = entry();
         assert_eq!(needed_ms(&e, 60), 60_000);
@@ -301,6 +340,7 @@ mod tests {
             refresh_token: refresh.then(|| Secret::new("rt2".into())),
             refresh_expires_in: Some(0),
             scope: None,
+            server_time_ms: None,
         };
         let refreshed = new_entry(key(), set(true), 2_000_000, Some(&entry()));
         assert_eq!(refreshed.session_started_at_ms, Some(1_000_000));

@@ -9,12 +9,12 @@
 //! provably never left this machine.
 
 use super::store::Store;
-use super::{Request, fresh_enough, is_rejected, new_entry};
+use super::{Request, fresh_enough, is_rejected, join_warnings, new_entry};
 use crate::bsn::{self, SelectError};
 use crate::cache::{CacheKey, Entry, FORMAT};
 use crate::config::{Grant, Profile};
 use crate::error::{Error, ErrorCode, Result};
-use crate::oauth::{self, Failure, GrantRequest};
+use crate::oauth::{self, Failure, GrantRequest, TokenSet};
 use crate::protocol::Source;
 use crate::secret::Secret;
 use crate::signals::Shield;
@@ -133,8 +133,9 @@ impl<'a, S: Store> Renewal<'a, S> {
         };
         match oauth::request_token(self.deadline, self.profile, secret, &grant) {
             Ok(set) => {
+                let clock = clock_warning(&set);
                 let fresh = new_entry(self.key.clone(), set, obtained, Some(entry));
-                let warning = self.store.publish(&fresh);
+                let warning = join_warnings(clock, self.store.publish(&fresh));
                 drop(shield);
                 self.finish(fresh, Source::Refresh, warning, true).map(Some)
             }
@@ -207,11 +208,12 @@ impl<'a, S: Store> Renewal<'a, S> {
                 return fallback(current, failure.error, self.req);
             }
         };
+        let clock = clock_warning(&set);
         let mut fresh = new_entry(self.key.clone(), set, obtained, None);
         fresh.network_selected = profile.network.is_none();
         // Kept before network selection so a user session's refresh token survives a
         // failing selection.
-        let warning = self.store.publish(&fresh);
+        let warning = join_warnings(clock, self.store.publish(&fresh));
         drop(shield);
         self.finish(fresh, Source::Login, warning, may_reselect)
     }
@@ -252,6 +254,11 @@ impl<'a, S: Store> Renewal<'a, S> {
     }
 }
 
+/// Whether the token endpoint's clock says ours is off by more than other tools tolerate.
+fn clock_warning(set: &TokenSet) -> Option<String> {
+    crate::time::skew_warning(set.server_time_ms?, now_ms())
+}
+
 /// What the cache holds while a first login is under way: expired, so never handed out,
 /// and removed again if the login fails.
 pub(super) fn placeholder(key: CacheKey) -> Entry {
@@ -287,6 +294,7 @@ pub(super) fn fallback(current: Option<Entry>, error: Error, req: &Request) -> R
             if transient
                 && entry.network_selected
                 && !entry.is_expired(now)
+                && !super::timed_by_another_clock(&entry, now)
                 && !is_rejected(&entry, req) =>
         {
             let warning = format!(

@@ -16,8 +16,7 @@ use crate::time::{now_ms, parse_http_date};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Clocks further apart than this break other tools' token checks (JWT `iat`/`exp`).
-pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
+pub use crate::time::MAX_CLOCK_SKEW_SECS;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {
@@ -269,6 +268,13 @@ fn check_server(profile: &Profile, checks: &mut Vec<Check>) {
         "{source}; expires in {left}s (lifetime {}s)",
         entry.lifetime_ms() / 1000
     );
+    if left > entry.lifetime_ms() / 1000 + 2 {
+        checks.push(fail(
+            "token",
+            format!("{detail}: more life left than it was given, so this clock went back since; synchronise it (NTP) and run again"),
+        ));
+        return;
+    }
     if let Some(w) = outcome
         .warning
         .clone()

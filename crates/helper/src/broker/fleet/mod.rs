@@ -17,7 +17,7 @@ pub(super) use ops::{expire_in_fleet, status};
 
 use super::renew::{Renewal, client_secret};
 use super::store::{FileStore, Store};
-use super::{Outcome, Request, usable};
+use super::{Outcome, Request, join_warnings as join, usable};
 use crate::cache::{Cache, CacheKey, Entry, LockGuard};
 use crate::config::{Profile, SharedCache};
 use crate::error::Result;
@@ -221,11 +221,4 @@ pub(in crate::broker) fn open(
         .map(|p| p.resolve("shared_cache_password"))
         .transpose()?;
     Ok(Fleet::open(cfg, key, &seal, password.as_ref()))
-}
-
-fn join(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    }
 }

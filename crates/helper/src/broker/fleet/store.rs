@@ -2,7 +2,7 @@
 //! lock, this host's file kept as a copy without the refresh token, and the last
 //! generation this host wrote remembered beside it.
 
-use super::join;
+use crate::broker::join_warnings as join;
 use crate::broker::store::{FileStore, Store};
 use crate::cache::Entry;
 use crate::error::{Error, Result};
