@@ -100,7 +100,7 @@ type Spec = (
     Option<&'static str>,
 );
 
-const PLAIN: [Spec; 13] = [
+const PLAIN: [Spec; 17] = [
     ("client_id", &["BSN_CLIENT_ID", "BS_CLIENT_ID"], None, None),
     ("network", &["BSN_NETWORK", "BS_NETWORK"], None, None),
     ("grant", &["BSN_GRANT"], None, Some("client_credentials")),
@@ -119,6 +119,25 @@ const PLAIN: [Spec; 13] = [
     ("timeout", &["BSN_TIMEOUT"], None, None),
     ("lock_timeout", &["BSN_LOCK_TIMEOUT"], None, None),
     ("cache_dir", &["BSN_CACHE_DIR"], None, None),
+    (
+        "secret_command_timeout",
+        &["BSN_SECRET_COMMAND_TIMEOUT"],
+        None,
+        None,
+    ),
+    ("shared_cache", &["BSN_SHARED_CACHE"], None, None),
+    (
+        "shared_cache_prefix",
+        &["BSN_SHARED_CACHE_PREFIX"],
+        None,
+        None,
+    ),
+    (
+        "shared_cache_timeout_ms",
+        &["BSN_SHARED_CACHE_TIMEOUT_MS"],
+        None,
+        None,
+    ),
 ];
 
 /// Explains the profile `overrides` and `env` select.
@@ -158,6 +177,16 @@ pub fn explain(overrides: &Overrides, env: Env) -> Explanation {
             ));
             settings.push(ctx.secret("password", &["BSN_PASSWORD"]));
         }
+        if key == "shared_cache" {
+            let url = settings.last_mut().expect("just pushed");
+            // The URL may carry a password: only its scheme, host and port are shown.
+            url.value = url.value.as_deref().map(|v| {
+                super::RedisUrl::parse(v, "shared_cache")
+                    .map_or_else(|_| "(not a usable Redis URL)".into(), |u| u.display)
+            });
+            settings.push(ctx.secret("shared_cache_password", &["BSN_SHARED_CACHE_PASSWORD"]));
+            settings.push(ctx.secret("shared_cache_key", &["BSN_SHARED_CACHE_KEY"]));
+        }
     }
     fill_defaults(&mut settings);
     Explanation {
@@ -184,6 +213,9 @@ fn fill_defaults(settings: &mut [Setting]) {
             "min_ttl" => Some(DEFAULT_MIN_TTL.to_string()),
             "timeout" => Some(DEFAULT_TIMEOUT.to_string()),
             "lock_timeout" => Some(DEFAULT_LOCK_TIMEOUT.to_string()),
+            "secret_command_timeout" => Some(super::DEFAULT_COMMAND_TIMEOUT.to_string()),
+            "shared_cache_prefix" => Some(super::shared::DEFAULT_SHARED_PREFIX.to_string()),
+            "shared_cache_timeout_ms" => Some(super::shared::DEFAULT_SHARED_TIMEOUT_MS.to_string()),
             "cache_dir" => {
                 dirs::cache_dir().map(|d| d.join("bsn-credential-helper").display().to_string())
             }
