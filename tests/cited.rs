@@ -81,3 +81,44 @@ fn every_test_cited_in_the_docs_exists() {
         missing.join("\n")
     );
 }
+
+/// All output of the helper goes through `adapters::print_text`/`print_line` (stdout) and
+/// `log::line`/`log::prompt` (stderr), which treat a closed stream as silence; the std
+/// printing macros panic on one, and the release build aborts. Test modules may use them.
+#[test]
+fn no_output_bypasses_the_printing_functions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut offenders = Vec::new();
+    let mut stack = vec![root.join("src"), root.join("crates/helper/src")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|x| x != "rs") || path.ends_with("tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                if ["println!", "print!(", "eprintln!", "eprint!("]
+                    .iter()
+                    .any(|m| line.contains(m))
+                {
+                    offenders.push(format!("{}:{}: {line}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "use adapters::print_text/print_line or log::line:\n{}",
+        offenders.join("\n")
+    );
+}

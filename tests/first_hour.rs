@@ -202,3 +202,31 @@ fn every_invocation_name_answers_version() {
         );
     }
 }
+
+/// A human command whose reader went away (`… | head -1` after one line) ends quietly
+/// with its usual exit code, never the `internal` error (12) a panicking `println!` gave.
+#[test]
+fn human_commands_with_a_closed_stdout_exit_as_usual() {
+    let env = TestEnv::new();
+    env.token();
+    let setup_home = env.path("setup-home");
+    std::fs::create_dir_all(&setup_home).unwrap();
+    for (args, want) in [
+        (&["status"][..], 0),
+        (&["doctor"], 0),
+        (&["setup", "docker", "--dry-run"], 0),
+        (&["install-links", "--dir", "links"], 0),
+    ] {
+        let mut cmd = env.cmd(args);
+        cmd.env("HOME", &setup_home)
+            .current_dir(env.path(""))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("internal"), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -22,6 +22,14 @@ pub fn line(text: std::fmt::Arguments) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
 
+/// A question on stderr, the answer typed after it on the same line.
+pub fn prompt(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{text}");
+    let _ = err.flush();
+}
+
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }

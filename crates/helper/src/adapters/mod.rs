@@ -153,6 +153,15 @@ pub fn read_stdin() -> Result<String> {
 }
 
 /// Writes one line to stdout; a closed pipe is the reader's choice, not our error.
+/// Human-facing text on stdout, as is. A closed stdout (piped to `head`, say) is silence
+/// with the command's usual exit code, never a panic (`print!` would, and the release
+/// build aborts). Every byte the helper prints goes through here or `print_line`.
+pub fn print_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 pub fn print_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

@@ -41,7 +41,7 @@ pub fn doctor(overrides: &Overrides, json: bool) -> ExitCode {
         value["version"] = protocol::VERSION.into();
         print_line(&value.to_string());
     } else {
-        print!("{}", render(&report));
+        crate::adapters::print_text(&render(&report));
     }
     if report.ok {
         ExitCode::SUCCESS

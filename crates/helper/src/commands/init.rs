@@ -138,10 +138,12 @@ fn check_and_write(
         ..overrides.clone()
     };
     let report = doctor::run(&trial);
-    print!("{}", doctor::render(&report));
+    crate::adapters::print_text(&doctor::render(&report));
     if !report.ok && !force {
         let _ = std::fs::remove_file(&candidate);
-        println!("\nnot written: fix the failed checks and run init again (or pass --force)");
+        crate::adapters::print_line(&format!(
+            "\nnot written: fix the failed checks and run init again (or pass --force)"
+        ));
         return Ok(ExitCode::from(1));
     }
     if let Ok(old) = std::fs::read_to_string(path) {
@@ -149,7 +151,7 @@ fn check_and_write(
     }
     std::fs::rename(&candidate, path)
         .map_err(|e| Error::config(format!("cannot write {}: {e}", path.display())))?;
-    println!("\nwrote profile \"{name}\" to {}", path.display());
+    crate::adapters::print_line(&format!("\nwrote profile \"{name}\" to {}", path.display()));
     Ok(if report.ok {
         ExitCode::SUCCESS
     } else {
@@ -161,10 +163,10 @@ fn check_and_write(
 /// keeps an existing file.
 fn store_secret(path: &Path, interactive: bool) -> Result<()> {
     let secret = if interactive {
-        eprint!("Client secret (not shown): ");
+        crate::log::prompt(&format!("Client secret (not shown): "));
         let _ = std::io::stderr().flush();
         let s = without_echo(read_line);
-        eprintln!();
+        crate::log::line(format_args!(""));
         s?
     } else {
         read_line()?
@@ -194,16 +196,18 @@ fn read_line() -> Result<String> {
 }
 
 fn ask(question: &str) -> Result<String> {
-    eprint!("{question}: ");
+    crate::log::prompt(&format!("{question}: "));
     let _ = std::io::stderr().flush();
     read_line().map(|s| s.trim().to_string())
 }
 
 fn ask_secret_place() -> Result<SecretPlace> {
-    eprintln!("Where does the client secret live?");
-    eprintln!("  1) a file this command writes (mode 0600)");
-    eprintln!("  2) an environment variable");
-    eprintln!("  3) a command that prints it (e.g. pass show bsn/secret)");
+    crate::log::line(format_args!("Where does the client secret live?"));
+    crate::log::line(format_args!("  1) a file this command writes (mode 0600)"));
+    crate::log::line(format_args!("  2) an environment variable"));
+    crate::log::line(format_args!(
+        "  3) a command that prints it (e.g. pass show bsn/secret)"
+    ));
     match ask("Choose 1, 2 or 3")?.as_str() {
         "1" => {
             let default = config::config_path(&Overrides::default(), &config::process_env)

@@ -22,15 +22,15 @@ pub fn install(dir: Option<&Path>) -> Result<ExitCode> {
         let link = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
         let (done, what) = place(&exe, &link);
         ok &= done;
-        println!("{} {what}", mark(done));
+        crate::adapters::print_line(&format!("{} {what}", mark(done)));
     }
     let on_path = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| same_dir(&d, &dir)));
     if !on_path {
-        println!(
+        crate::adapters::print_line(&format!(
             "  note: {} is not on PATH; add it so git and Docker find the helpers",
             dir.display()
-        );
+        ));
     }
     Ok(if ok {
         ExitCode::SUCCESS

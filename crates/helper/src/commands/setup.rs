@@ -47,7 +47,7 @@ fn report(changed: bool, dry_run: bool, what: &str) {
         (true, true) => "would set:",
         (true, false) => "set:",
     };
-    println!("{} {state} {what}", mark(true));
+    crate::adapters::print_line(&format!("{} {state} {what}", mark(true)));
 }
 
 /// `credential.<url>.helper` = "" then our helper, so no other helper answers first.
@@ -138,7 +138,10 @@ fn docker(inv: &Invocation, dry_run: bool) -> Result<()> {
         if let Some(text) = &original {
             let backup = dir.join("config.json.bak");
             write_private(&backup, text)?;
-            println!("  backup of the previous file: {}", backup.display());
+            crate::adapters::print_line(&format!(
+                "  backup of the previous file: {}",
+                backup.display()
+            ));
         }
         let text = serde_json::to_string_pretty(&config).unwrap_or_default() + "\n";
         write_private(&path, &text)?;
@@ -178,10 +181,10 @@ fn bazel(inv: &Invocation, exe: &Path, dry_run: bool) -> Result<()> {
         write_private(&path, &new)?;
     }
     if !helper.exists() {
-        println!(
+        crate::adapters::print_line(&format!(
             "  note: {} does not exist yet; run `bsn-credential-helper install-links`",
             helper.display()
-        );
+        ));
     }
     Ok(())
 }
@@ -190,7 +193,9 @@ fn note_missing_link(name: &str) {
     let on_path = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).exists()));
     if !on_path {
-        println!("  note: {name} is not on PATH; run `bsn-credential-helper install-links`");
+        crate::adapters::print_line(&format!(
+            "  note: {name} is not on PATH; run `bsn-credential-helper install-links`"
+        ));
     }
 }
 

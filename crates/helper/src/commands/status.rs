@@ -37,7 +37,7 @@ pub fn status(inv: &Invocation, json: bool) -> Result<ExitCode> {
                 Err(e) => crate::error::report(e),
             }
         }
-        print!("{out}");
+        crate::adapters::print_text(&out);
     }
     Ok(if failed {
         ExitCode::from(crate::error::ErrorCode::Config.exit_code())
