@@ -176,8 +176,13 @@ fn resolve(
     let client_id = first(env, &["BSN_CLIENT_ID", "BS_CLIENT_ID"])
         .or(s.p.client_id.clone())
         .ok_or_else(|| {
+            // No profile at all is a new user: point at the commands that get one going.
+            let start = match file {
+                None => "; run `bsn-credential-helper init` to write a profile, or `bsn-credential-helper demo` to try it without an account",
+                Some(_) => "",
+            };
             Error::config(format!(
-                "no client id for profile \"{name}\": set BSN_CLIENT_ID or {}",
+                "no client id for profile \"{name}\": set BSN_CLIENT_ID or {}{start}",
                 s.where_("client_id")
             ))
         })?;
