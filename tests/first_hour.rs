@@ -227,6 +227,10 @@ fn human_commands_with_a_closed_stdout_exit_as_usual() {
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(want), "{args:?}: {}", stderr(&out));
-        assert!(!stderr(&out).contains("internal"), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("internal"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
 }

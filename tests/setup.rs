@@ -236,3 +236,38 @@ fn init_on_a_terminal_asks_and_writes_the_secret_file_with_tilde_paths() {
     assert_eq!(read(&env.path("bsn-secret")), "demo-secret\n");
     assert!(text.contains("all 8 checks passed"), "{text}");
 }
+
+#[test]
+fn setup_docker_names_the_helper_it_replaces_and_where_its_entry_is_kept() {
+    let env = TestEnv::new();
+    let path = env.path(".docker/config.json");
+    crate::util::write_file(&path, r#"{"credHelpers":{"api.bsn.cloud":"ecr-login"}}"#);
+    let out = env.run(&["setup", "docker"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("api.bsn.cloud"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("replacing \"ecr-login\""), "{line}");
+    assert!(line.contains("config.json.bak"), "{line}");
+    assert!(read(&env.path(".docker/config.json.bak")).contains("ecr-login"));
+}
+
+#[cfg(unix)]
+#[test]
+fn setup_bazel_after_install_links_dir_points_at_that_dir() {
+    let env = TestEnv::new();
+    let dir = env.path("local/bin");
+    let out = env.run(&["install-links", "--dir", dir.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", stdout(&out));
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+    let mut cmd = env.cmd(&["setup", "bazel"]);
+    cmd.env("PATH", path);
+    let out = run_with_stdin(cmd, "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rc = read(&env.path(".bazelrc"));
+    let want = format!("={}\n", dir.join("bazel-credential-bsn").display());
+    assert!(rc.contains(&want), "{rc}");
+    assert!(!stdout(&out).contains("does not exist"), "{}", stdout(&out));
+}

@@ -123,20 +123,29 @@ fn docker(inv: &Invocation, dry_run: bool) -> Result<()> {
         )));
     };
     let mut changed = false;
+    let backup = dir.join("config.json.bak");
     for host in inv.hosts.entries() {
-        let here = helpers.get(&host) != Some(&serde_json::json!("bsn"));
-        helpers.insert(host.clone(), "bsn".into());
+        let previous = helpers.insert(host.clone(), "bsn".into());
+        let here = previous.as_ref() != Some(&serde_json::json!("bsn"));
         changed |= here;
-        report(
-            here,
-            dry_run,
-            &format!("credHelpers[\"{host}\"] = \"bsn\" in {}", path.display()),
-        );
+        let what = format!("credHelpers[\"{host}\"] = \"bsn\" in {}", path.display());
+        match previous.filter(|_| here) {
+            // Another helper served this host: say which, and where its entry is kept.
+            Some(other) => report(
+                true,
+                dry_run,
+                &format!(
+                    "{what}, replacing {} (kept in {})",
+                    crate::text::quote(other.as_str().unwrap_or_default()),
+                    backup.display()
+                ),
+            ),
+            None => report(here, dry_run, &what),
+        }
     }
     if changed && !dry_run {
         std::fs::create_dir_all(&dir).map_err(|e| cannot_write(&dir, &e))?;
         if let Some(text) = &original {
-            let backup = dir.join("config.json.bak");
             write_private(&backup, text)?;
             crate::adapters::print_line(&format!(
                 "  backup of the previous file: {}",
@@ -153,7 +162,7 @@ fn docker(inv: &Invocation, dry_run: bool) -> Result<()> {
 /// `common --credential_helper=HOST=…/bazel-credential-bsn` lines in ~/.bazelrc.
 fn bazel(inv: &Invocation, exe: &Path, dry_run: bool) -> Result<()> {
     let path = home()?.join(".bazelrc");
-    let helper = exe.with_file_name(BAZEL_NAME);
+    let helper = find_helper(BAZEL_NAME, exe);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut add = String::new();
     for entry in inv.hosts.entries() {
@@ -187,6 +196,20 @@ fn bazel(inv: &Invocation, exe: &Path, dry_run: bool) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Where `name` runs from: the first match on PATH (where `install-links --dir` put it),
+/// else beside this program (where `install-links` puts it by default).
+fn find_helper(name: &str, exe: &Path) -> PathBuf {
+    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| d.is_absolute())
+                .map(|d| d.join(&file))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_else(|| exe.with_file_name(file))
 }
 
 fn note_missing_link(name: &str) {
