@@ -234,3 +234,26 @@ fn human_commands_with_a_closed_stdout_exit_as_usual() {
         );
     }
 }
+
+/// Under a cap that refuses a new token, a forced refresh cannot be met: `get` says so in
+/// its answer (`source` "cache" and a `warning`: the cached token, not a newer one), and
+/// `token`/`header --force-refresh` fail with the refusal's exit code instead of printing
+/// the old token as if it were new.
+#[test]
+fn a_forced_refresh_that_cannot_be_met_is_said_not_hidden() {
+    let env = capped(1);
+    let first = env.token();
+    let (code, v, err) = env.get(r#"{"force_refresh":true}"#);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["source"], "cache", "{v}");
+    assert_eq!(v["access_token"], first.as_str());
+    assert!(v["warning"].is_string(), "{v}");
+    for cmd in ["token", "header"] {
+        let out = env.run(&[cmd, "--force-refresh"], "");
+        assert_eq!(out.status.code(), Some(8), "{cmd}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{cmd} printed {}", stdout(&out));
+        assert!(stderr(&out).contains("--force-refresh"), "{}", stderr(&out));
+    }
+    // Without --force-refresh the cached token is still what `token` prints.
+    assert_eq!(env.token(), first);
+}

@@ -66,6 +66,18 @@ impl Protocol for Token {
             force_refresh: self.force_refresh,
         };
         let outcome = obtain(inv.profile()?, &req)?;
+        // Asked for a newer token, given the old one: a script rotating tokens must know.
+        if self.force_refresh
+            && let Some(e) = outcome.renewal_failed
+        {
+            return Err(Error::new(
+                e.code,
+                format!(
+                    "{}; --force-refresh asks for a newer token, so the cached one is not printed",
+                    e.message
+                ),
+            ));
+        }
         let token = outcome.entry.access_token.expose();
         Ok(Reply::Print(if self.as_header {
             format!("Authorization: Bearer {token}")

@@ -103,6 +103,7 @@ fn from_cache(entry: Entry) -> Outcome {
         entry,
         source: Source::Cache,
         warning: None,
+        renewal_failed: None,
     }
 }
 

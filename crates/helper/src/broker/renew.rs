@@ -38,6 +38,9 @@ pub struct Outcome {
     pub source: Source,
     /// Set when the token is returned despite a problem; printed on stderr by the caller.
     pub warning: Option<String>,
+    /// Set when a renewal was due and failed, and a still-valid cached token stands in:
+    /// the failure. A caller that forced a refresh did not get a newer token.
+    pub renewal_failed: Option<Error>,
 }
 
 /// One renewal of one entry, over either store: refresh if a refresh token is alive, else
@@ -250,6 +253,7 @@ impl<'a, S: Store> Renewal<'a, S> {
             entry,
             source,
             warning,
+            renewal_failed: None,
         })
     }
 }
@@ -306,6 +310,7 @@ pub(super) fn fallback(current: Option<Entry>, error: Error, req: &Request) -> R
                 entry,
                 source: Source::Cache,
                 warning: Some(warning),
+                renewal_failed: Some(error),
             })
         }
         _ => Err(error),

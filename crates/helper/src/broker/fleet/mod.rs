@@ -187,6 +187,7 @@ impl Host<'_> {
             entry: entry.clone(),
             source: Source::Shared,
             warning,
+            renewal_failed: None,
         })
     }
 }
