@@ -161,6 +161,23 @@ pub struct InitArgs {
     /// BSN.cloud API base URL (default: https://api.bsn.cloud)
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
+    /// Log in as a user (password grant) with this user name, instead of as the application
+    #[arg(long, value_name = "EMAIL", requires = "password")]
+    pub username: Option<String>,
+    /// Read the user's password from this environment variable at run time
+    #[arg(long, value_name = "NAME", group = "password", requires = "username")]
+    pub password_env: Option<String>,
+    /// Run this command to get the user's password
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        group = "password",
+        requires = "username"
+    )]
+    pub password_command: Option<String>,
+    /// Make this profile the config file's default_profile
+    #[arg(long)]
+    pub default: bool,
     /// Write the profile even if the checks fail
     #[arg(long)]
     pub force: bool,

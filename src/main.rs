@@ -124,9 +124,17 @@ fn init_options(args: cli::InitArgs) -> commands::init::Options {
             (_, _, Some(c)) => Some(commands::init::SecretPlace::Command(c)),
             _ => None,
         },
+        login: args.username.map(|username| commands::init::Login {
+            username,
+            password: match (args.password_env, args.password_command) {
+                (Some(n), _) => commands::init::Place::Env(n),
+                (_, c) => commands::init::Place::Command(c.unwrap_or_default()),
+            },
+        }),
         network: args.network,
         token_url: args.token_url,
         api_url: args.api_url,
+        make_default: args.default,
         force: args.force,
     }
 }

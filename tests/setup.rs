@@ -208,11 +208,21 @@ fn init_on_a_terminal_asks_and_writes_the_secret_file_with_tilde_paths() {
         return;
     }
     let env = TestEnv::new();
-    let answers = "demo-client\n1\n~/bsn-secret\ndemo-secret\nDemo\n";
+    // An empty client id and a menu answer out of range are asked again; no user login.
+    let answers = "\ndemo-client\n7\n1\n~/bsn-secret\ndemo-secret\n\nDemo\n";
     let mut cmd = Command::new("script");
     crate::util::apply_env(&mut cmd, &env);
     cmd.current_dir(env.home.path())
-        .args(["-qec", &format!("'{}' init", bin()), "/dev/null"])
+        .args([
+            "-qec",
+            &format!(
+                "'{}' init --token-url '{}' --api-url '{}'",
+                bin(),
+                env.emu.token_url(),
+                env.emu.base_url()
+            ),
+            "/dev/null",
+        ])
         .env_remove("BSN_CLIENT_ID")
         .env_remove("BSN_CLIENT_SECRET")
         .env_remove("BSN_NETWORK");
@@ -235,6 +245,10 @@ fn init_on_a_terminal_asks_and_writes_the_secret_file_with_tilde_paths() {
     );
     assert_eq!(read(&env.path("bsn-secret")), "demo-secret\n");
     assert!(text.contains("all 8 checks passed"), "{text}");
+    assert_eq!(text.matches("not an answer to that").count(), 2, "{text}");
+    // The report names the file it wrote, and no --profile flag that was not given.
+    assert!(!text.contains("config.toml.new"), "{text}");
+    assert!(!text.contains("flag --profile"), "{text}");
 }
 
 #[test]
@@ -270,4 +284,118 @@ fn setup_bazel_after_install_links_dir_points_at_that_dir() {
     let want = format!("={}\n", dir.join("bazel-credential-bsn").display());
     assert!(rc.contains(&want), "{rc}");
     assert!(!stdout(&out).contains("does not exist"), "{}", stdout(&out));
+}
+
+/// The checks run on the profile as written: a client id the environment would override
+/// is not vouched for by the environment's working one.
+#[test]
+fn init_checks_what_it_writes_not_what_the_environment_overrides() {
+    let env = TestEnv::new();
+    let config = env.path("c/config.toml");
+    let flags = |id: &str| -> Vec<String> {
+        [
+            "--client-id",
+            id,
+            "--secret-env",
+            "MY_BSN_SECRET",
+            "--token-url",
+            &env.emu.token_url(),
+            "--api-url",
+            &env.emu.base_url(),
+            "--network",
+            "Demo",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |id: &str| {
+        let args = flags(id);
+        let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "init"]);
+        // The environment names the working client; the flag a bogus one.
+        cmd.args(&args)
+            .env("BSN_CLIENT_ID", "demo-client")
+            .env("MY_BSN_SECRET", "demo-secret");
+        run_with_stdin(cmd, "")
+    };
+    let out = run("bogus-client");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(!config.exists(), "{}", read(&config));
+    let out = run("demo-client");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    let note = text
+        .lines()
+        .find(|l| l.contains("would override the profile"));
+    assert!(note.is_some_and(|l| l.contains("BSN_CLIENT_ID")), "{text}");
+    // What was written passes doctor with the environment cleared of overrides.
+    let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "doctor"]);
+    for var in [
+        "BSN_CLIENT_ID",
+        "BSN_CLIENT_SECRET",
+        "BSN_NETWORK",
+        "BSN_TOKEN_URL",
+        "BSN_API_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("MY_BSN_SECRET", "demo-secret");
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+/// A user-session profile from flags; another profile becomes the default only when asked.
+#[test]
+fn init_writes_a_password_grant_profile_and_changes_the_default_only_with_default() {
+    let env = TestEnv::new();
+    let config = env.path("c/config.toml");
+    let run = |profile: &str, extra: &[&str]| {
+        let mut cmd = env.cmd(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--profile",
+            profile,
+            "init",
+            "--client-id",
+            "demo-client",
+            "--secret-env",
+            "MY_BSN_SECRET",
+            "--username",
+            "demo@example.com",
+            "--password-env",
+            "MY_BSN_PASSWORD",
+            "--token-url",
+            &env.emu.token_url(),
+            "--api-url",
+            &env.emu.base_url(),
+        ]);
+        cmd.args(extra)
+            .env("MY_BSN_SECRET", "demo-secret")
+            .env("MY_BSN_PASSWORD", "demo-password");
+        run_with_stdin(cmd, "")
+    };
+    let out = run("user", &[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = read(&config);
+    for want in [
+        "grant = \"password\"",
+        "username = \"demo@example.com\"",
+        "password_env = \"MY_BSN_PASSWORD\"",
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    assert!(!text.contains("default_profile"), "{text}");
+    assert!(stdout(&out).contains("--profile user"), "{}", stdout(&out));
+    assert_eq!(
+        env.stats().token_requests.password,
+        1,
+        "the checks logged in as the user"
+    );
+    let out = run("user2", &["--default"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        read(&config).contains("default_profile = \"user2\""),
+        "{}",
+        read(&config)
+    );
 }

@@ -65,9 +65,15 @@ pub fn render(report: &Report) -> String {
 
 /// Every check, in order; later ones are skipped once one they depend on failed.
 pub fn run(overrides: &Overrides) -> Report {
-    let explanation = config::explain(overrides, &config::process_env);
+    run_in(overrides, &config::process_env)
+}
+
+/// `run` with the settings' environment given (`init` checks a profile as written, with
+/// no environment variable overriding it).
+pub fn run_in(overrides: &Overrides, env: config::Env) -> Report {
+    let explanation = config::explain(overrides, env);
     let mut checks = Vec::new();
-    let profile = match config::load(overrides, &config::process_env) {
+    let profile = match config::load(overrides, env) {
         Ok(p) => {
             checks.push(pass(
                 "configuration",
