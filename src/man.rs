@@ -70,7 +70,7 @@ fn roff(text: &str) -> String {
         .replace("\n.", "\n\\&.")
 }
 
-const ENVIRONMENT: [(&str, &str); 16] = [
+const ENVIRONMENT: [(&str, &str); 20] = [
     (
         "BSN_CLIENT_ID",
         "Application client id (also BS_CLIENT_ID).",
@@ -110,6 +110,22 @@ const ENVIRONMENT: [(&str, &str); 16] = [
         "Deadline of one renewal (30 s) and of waiting for another process's renewal (60 s).",
     ),
     ("BSN_CACHE_DIR", "Private, local cache directory."),
+    (
+        "BSN_CLIENT_AUTH",
+        "basic (default) or post: how the client id and secret are sent.",
+    ),
+    (
+        "BSN_SECRET_COMMAND_TIMEOUT",
+        "Seconds a *_command (client secret, password, Redis password, sealing key) may take (default 30).",
+    ),
+    (
+        "BSN_SHARED_CACHE, BSN_SHARED_CACHE_PASSWORD",
+        "Fleet mode: the Redis or Valkey URL hosts share one token through (redis://, rediss://, unix://), and its password.",
+    ),
+    (
+        "BSN_SHARED_CACHE_KEY, BSN_SHARED_CACHE_PREFIX, BSN_SHARED_CACHE_TIMEOUT_MS",
+        "Fleet mode: the secret sealing shared entries (default: the client secret), the key prefix (bsn:), and the timeout of each Redis call (1000 ms).",
+    ),
     (
         "BSN_PROFILE, BSN_CONFIG",
         "Profile to use and config file to read.",

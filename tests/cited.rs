@@ -122,3 +122,44 @@ fn no_output_bypasses_the_printing_functions() {
         offenders.join("\n")
     );
 }
+
+/// Every environment variable the configuration reads is documented where users look: the
+/// man page's ENVIRONMENT and the README. Adding a setting without them fails here.
+#[test]
+fn every_environment_variable_the_config_reads_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut vars = BTreeSet::new();
+    for e in std::fs::read_dir(root.join("crates/helper/src/config")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for piece in text.split('"').skip(1).step_by(2) {
+            let shaped = (piece.starts_with("BSN_") || piece.starts_with("BS_"))
+                && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            if shaped {
+                vars.insert(piece.to_string());
+            }
+        }
+    }
+    assert!(vars.len() > 20, "{vars:?}");
+    let man = Command::new(crate::util::bin())
+        .arg("manpage")
+        .output()
+        .unwrap();
+    let man = String::from_utf8_lossy(&man.stdout)
+        .replace("\\_", "_")
+        .replace("\\-", "-");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let missing: Vec<String> = vars
+        .iter()
+        .flat_map(|v| {
+            let mut m = Vec::new();
+            if !man.contains(v.as_str()) {
+                m.push(format!("man page: {v}"));
+            }
+            if !readme.contains(v.as_str()) {
+                m.push(format!("README.md: {v}"));
+            }
+            m
+        })
+        .collect();
+    assert!(missing.is_empty(), "undocumented:\n{}", missing.join("\n"));
+}

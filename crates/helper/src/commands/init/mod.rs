@@ -118,7 +118,9 @@ pub fn init(overrides: &Overrides, mut opts: Options) -> Result<ExitCode> {
     }
     // Endpoints set in the environment (a staging deployment, the emulator) are written
     // into the profile, so what is checked is what is written.
-    opts.token_url = opts.token_url.or_else(|| config::process_env("BSN_TOKEN_URL"));
+    opts.token_url = opts
+        .token_url
+        .or_else(|| config::process_env("BSN_TOKEN_URL"));
     opts.api_url = opts.api_url.or_else(|| config::process_env("BSN_API_URL"));
     let (path, _) = config::config_path(overrides, &config::process_env)
         .ok_or_else(|| Error::config("no config directory is known; pass --config FILE"))?;
