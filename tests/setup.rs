@@ -123,9 +123,8 @@ fn install_links_creates_the_dir_and_three_working_names() {
     assert!(out.status.success());
 }
 
-fn init_cmd(env: &TestEnv, config: &Path, args: &[&str]) -> Command {
-    let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "init"]);
-    cmd.args(args);
+/// The test environment's profile variables removed: only the config file speaks.
+fn without_profile_env(cmd: &mut Command) {
     for var in [
         "BSN_CLIENT_ID",
         "BSN_CLIENT_SECRET",
@@ -135,6 +134,12 @@ fn init_cmd(env: &TestEnv, config: &Path, args: &[&str]) -> Command {
     ] {
         cmd.env_remove(var);
     }
+}
+
+fn init_cmd(env: &TestEnv, config: &Path, args: &[&str]) -> Command {
+    let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "init"]);
+    cmd.args(args);
+    without_profile_env(&mut cmd);
     cmd
 }
 
@@ -183,15 +188,7 @@ fn init_from_flags_writes_a_checked_profile_without_the_secret() {
     );
     // The profile now works with nothing in the environment but the cache dir.
     let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "token"]);
-    for var in [
-        "BSN_CLIENT_ID",
-        "BSN_CLIENT_SECRET",
-        "BSN_NETWORK",
-        "BSN_TOKEN_URL",
-        "BSN_API_URL",
-    ] {
-        cmd.env_remove(var);
-    }
+    without_profile_env(&mut cmd);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -330,15 +327,7 @@ fn init_checks_what_it_writes_not_what_the_environment_overrides() {
     assert!(note.is_some_and(|l| l.contains("BSN_CLIENT_ID")), "{text}");
     // What was written passes doctor with the environment cleared of overrides.
     let mut cmd = env.cmd(&["--config", config.to_str().unwrap(), "doctor"]);
-    for var in [
-        "BSN_CLIENT_ID",
-        "BSN_CLIENT_SECRET",
-        "BSN_NETWORK",
-        "BSN_TOKEN_URL",
-        "BSN_API_URL",
-    ] {
-        cmd.env_remove(var);
-    }
+    without_profile_env(&mut cmd);
     cmd.env("MY_BSN_SECRET", "demo-secret");
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stdout(&out));
