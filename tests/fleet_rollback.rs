@@ -191,3 +191,41 @@ fn a_host_cache_directory_copied_back_in_fleet_mode_presents_nothing_twice() {
     renew_everywhere(&env, &redis, &[0, 1]);
     assert_no_reuse_and_at_most_one_login(&env, logins);
 }
+
+/// A Redis that will not say its run_id (INFO renamed away, or denied by an ACL) cannot
+/// vouch that no write was lost: the fleet still shares its tokens, but a refresh token
+/// in the fleet entry is never presented — renewals log in — and doctor says why.
+#[test]
+fn a_redis_that_hides_its_run_id_shares_tokens_but_never_its_refresh_tokens() {
+    let Some(redis) = Redis::with(Opts {
+        no_info: true,
+        ..Opts::default()
+    }) else {
+        return;
+    };
+    let mut env = TestEnv::with_ttls(2, 60, 600).password_grant();
+    env.set("BSN_MIN_TTL", "0");
+    assert_eq!(get(&env, &redis, 0)["source"], "login");
+    assert_eq!(get(&env, &redis, 1)["source"], "shared");
+    let renewed = renew_on(&env, &redis, 1);
+    assert_eq!(renewed["source"], "login", "{renewed}");
+    let warning = renewed["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("run_id"), "{renewed}");
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.refresh_token, 0, "{stats:?}");
+    assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
+    // Host 0 shares the new token, Redis still working for the fleet.
+    let mut cmd = on_host(&env, &redis, 0, &["get"]);
+    cmd.env("BSN_MIN_TTL", "1");
+    let v = answer(&run_with_stdin(cmd, FORCE));
+    assert_eq!(v["access_token"], renewed["access_token"], "{v}");
+    // doctor fails the rollback guard, naming what to allow.
+    let out = run_with_stdin(on_host(&env, &redis, 0, &["doctor"]), "");
+    let text = stdout(&out);
+    assert!(!out.status.success(), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("rollback guard"))
+        .unwrap_or_default();
+    assert!(line.contains('✗') && line.contains("INFO"), "{text}");
+}

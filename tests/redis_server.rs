@@ -20,6 +20,8 @@ pub struct Opts {
     pub replica_of: Option<u16>,
     /// A TLS port with a certificate for `localhost` from a CA nobody trusts.
     pub tls: bool,
+    /// INFO renamed away (`rename-command`), as some managed services and ACLs deny it.
+    pub no_info: bool,
 }
 
 pub struct Redis {
@@ -181,6 +183,9 @@ impl Redis {
             .arg(self.dir.path());
         if let Some(pass) = &self.opts.requirepass {
             cmd.args(["--requirepass", pass]);
+        }
+        if self.opts.no_info {
+            cmd.args(["--rename-command", "INFO", ""]);
         }
         if let Some(port) = self.opts.replica_of {
             cmd.args(["--replicaof", "127.0.0.1", &port.to_string()]);
