@@ -2,6 +2,7 @@
 //! plus the sections clap cannot know: COMMANDS (one page for all: we ship no per-command
 //! pages), ENVIRONMENT, FILES, EXIT STATUS and EXAMPLES.
 
+use bsn_credential_helper::config::table::{Kind, SETTINGS};
 use std::io::Write;
 
 /// The command without hidden subcommands (`completions`, `manpage`): what users see.
@@ -57,7 +58,29 @@ pub fn manpage(out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, ".TP\n\\fB{}\\fR\n{}", sub.get_name(), roff(&about))?;
     }
     writeln!(out, ".SH ENVIRONMENT")?;
-    for (name, meaning) in ENVIRONMENT {
+    // Every setting from the one table: its variables, config-file key and default.
+    for spec in &SETTINGS {
+        let meaning = format!(
+            "{} Config file: {}{}.{}",
+            spec.help,
+            spec.key,
+            if spec.kind == Kind::Secret {
+                " (or _env, _file, _command)"
+            } else {
+                ""
+            },
+            spec.default
+                .map(|d| format!(" Default: {d}."))
+                .unwrap_or_default()
+        );
+        writeln!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}",
+            spec.env.join(", "),
+            roff(&meaning)
+        )?;
+    }
+    for (name, meaning) in OTHER_ENVIRONMENT {
         writeln!(out, ".TP\n\\fB{name}\\fR\n{}", roff(meaning))?;
     }
     out.write_all(SECTIONS.as_bytes())?;
@@ -70,62 +93,8 @@ fn roff(text: &str) -> String {
         .replace("\n.", "\n\\&.")
 }
 
-const ENVIRONMENT: [(&str, &str); 20] = [
-    (
-        "BSN_CLIENT_ID",
-        "Application client id (also BS_CLIENT_ID).",
-    ),
-    (
-        "BSN_CLIENT_SECRET",
-        "Client secret (also BSN_SECRET, BS_SECRET).",
-    ),
-    (
-        "BSN_NETWORK",
-        "Network each new session is bound to (also BS_NETWORK).",
-    ),
-    ("BSN_GRANT", "client_credentials (default) or password."),
-    (
-        "BSN_USERNAME, BSN_PASSWORD",
-        "Credentials for the password grant.",
-    ),
-    (
-        "BSN_TOKEN_URL",
-        "Token endpoint; https only, plain http only for loopback.",
-    ),
-    (
-        "BSN_API_URL",
-        "BSN.cloud API base URL (default https://api.bsn.cloud).",
-    ),
-    (
-        "BSN_REVOKE_URL",
-        "Revocation endpoint used by erase (default: the token URL with revoke as its last segment).",
-    ),
-    ("BSN_SCOPE", "Scope to request."),
-    (
-        "BSN_MIN_TTL",
-        "Seconds a returned token must still be valid (default 60; capped at 45% of the token lifetime, with a warning).",
-    ),
-    (
-        "BSN_TIMEOUT, BSN_LOCK_TIMEOUT",
-        "Deadline of one renewal (30 s) and of waiting for another process's renewal (60 s).",
-    ),
-    ("BSN_CACHE_DIR", "Private, local cache directory."),
-    (
-        "BSN_CLIENT_AUTH",
-        "basic (default) or post: how the client id and secret are sent.",
-    ),
-    (
-        "BSN_SECRET_COMMAND_TIMEOUT",
-        "Seconds a *_command (client secret, password, Redis password, sealing key) may take (default 30).",
-    ),
-    (
-        "BSN_SHARED_CACHE, BSN_SHARED_CACHE_PASSWORD",
-        "Fleet mode: the Redis or Valkey URL hosts share one token through (redis://, rediss://, unix://), and its password.",
-    ),
-    (
-        "BSN_SHARED_CACHE_KEY, BSN_SHARED_CACHE_PREFIX, BSN_SHARED_CACHE_TIMEOUT_MS",
-        "Fleet mode: the secret sealing shared entries (default: the client secret), the key prefix (bsn:), and the timeout of each Redis call (1000 ms).",
-    ),
+/// Variables that are not settings of a profile (those come from the settings table).
+const OTHER_ENVIRONMENT: [(&str, &str); 4] = [
     (
         "BSN_PROFILE, BSN_CONFIG",
         "Profile to use and config file to read.",

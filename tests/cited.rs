@@ -163,3 +163,37 @@ fn every_environment_variable_the_config_reads_is_documented() {
         .collect();
     assert!(missing.is_empty(), "undocumented:\n{}", missing.join("\n"));
 }
+
+/// The README's settings table has a row for every row of the one settings table, with
+/// its variable, its config-file key and its default.
+#[test]
+fn the_readme_settings_table_matches_the_settings_table() {
+    use bsn_credential_helper::config::table::SETTINGS;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `BSN_"))
+        .collect();
+    let mut missing = Vec::new();
+    for spec in &SETTINGS {
+        let var = format!("`{}`", spec.env[0]);
+        let row = rows.iter().find(|r| r.starts_with(&format!("| {var}")));
+        match row {
+            None => missing.push(format!("no row for {var}")),
+            Some(r) => {
+                if !r.contains(&format!("`{}`", spec.key)) {
+                    missing.push(format!("{var}: key `{}` missing", spec.key));
+                }
+                if let Some(d) = spec.default.filter(|d| !r.contains(&format!("`{d}`"))) {
+                    missing.push(format!("{var}: default `{d}` missing"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README settings table:\n{}",
+        missing.join("\n")
+    );
+}

@@ -4,9 +4,11 @@
 //! a `SecretSource` is resolved only when a login needs it (`secrets`).
 
 mod file;
+mod lookup;
 mod secrets;
 mod shared;
 mod sources;
+pub mod table;
 
 pub use file::config_path;
 pub use secrets::{DEFAULT_COMMAND_TIMEOUT, SecretSource};
@@ -16,9 +18,10 @@ pub use sources::{Explanation, Setting, explain};
 use crate::error::{Error, Result};
 use crate::url::HttpUrl;
 use file::{FileProfile, LoadedFile, load_file};
+use lookup::Sources;
 use secrets::{SecretContext, SecretKeys};
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_TOKEN_URL: &str =
@@ -56,6 +59,15 @@ pub enum ClientAuth {
     Basic,
     /// `client_id` / `client_secret` form fields.
     Post,
+}
+
+impl ClientAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::Basic => "basic",
+            ClientAuth::Post => "post",
+        }
+    }
 }
 
 /// Everything needed to get a token for one profile.
@@ -135,36 +147,6 @@ pub fn load_all(overrides: &Overrides, env: Env) -> Result<Vec<Result<Profile>>>
         .collect())
 }
 
-/// One profile's sources, and how to name a file key in messages.
-struct Sources<'a> {
-    name: &'a str,
-    file: Option<&'a LoadedFile>,
-    p: FileProfile,
-    env: Env<'a>,
-}
-
-impl Sources<'_> {
-    fn where_(&self, key: &str) -> String {
-        match self.file {
-            Some(f) => format!("{key} in [profiles.{}] of {}", self.name, f.path.display()),
-            None => format!("{key} in a config file"),
-        }
-    }
-
-    /// An environment variable, else the file's value.
-    fn text(&self, var: &str, from_file: &Option<String>) -> Option<String> {
-        (self.env)(var).or_else(|| from_file.clone())
-    }
-
-    /// Seconds from an environment variable, else the file, else `default`.
-    fn secs(&self, var: &str, from_file: Option<u64>, default: u64) -> Result<u64> {
-        match (self.env)(var) {
-            Some(v) => parse_secs(var, &v),
-            None => Ok(from_file.unwrap_or(default)),
-        }
-    }
-}
-
 fn resolve(
     name: &str,
     file: Option<&LoadedFile>,
@@ -173,45 +155,40 @@ fn resolve(
 ) -> Result<Profile> {
     let p = profile_table(name, file)?;
     let s = Sources { name, file, p, env };
-    let client_id = first(env, &["BSN_CLIENT_ID", "BS_CLIENT_ID"])
-        .or(s.p.client_id.clone())
-        .ok_or_else(|| {
-            // No profile at all is a new user: point at the commands that get one going.
-            let start = match file {
-                None => "; run `bsn-credential-helper init` to write a profile, or `bsn-credential-helper demo` to try it without an account",
-                Some(_) => "",
-            };
-            Error::config(format!(
-                "no client id for profile \"{name}\": set BSN_CLIENT_ID or {}{start}",
-                s.where_("client_id")
-            ))
-        })?;
+    let client_id = s.text("client_id").ok_or_else(|| {
+        // No profile at all is a new user: point at the commands that get one going.
+        let start = match file {
+            None => "; run `bsn-credential-helper init` to write a profile, or `bsn-credential-helper demo` to try it without an account",
+            Some(_) => "",
+        };
+        Error::config(format!(
+            "no client id for profile \"{name}\": set BSN_CLIENT_ID or {}{start}",
+            s.where_("client_id")
+        ))
+    })?;
     let secrets = secret_context(&s)?;
     let (client_secret, password) = secret_sources(&s, &secrets)?;
     let grant = grant(&s)?;
-    let username = s.text("BSN_USERNAME", &s.p.username);
+    let username = s.text("username");
     if grant == Grant::Password && username.is_none() {
         return Err(Error::config(format!(
             "profile \"{name}\" uses the password grant but has no username: set BSN_USERNAME or {}",
             s.where_("username")
         )));
     }
-    let token_url = s
-        .text("BSN_TOKEN_URL", &s.p.token_url)
-        .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_string());
-    let api_url = s
-        .text("BSN_API_URL", &s.p.api_url)
-        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    // token_url and api_url have defaults in the table: always Some.
+    let token_url = s.text("token_url").unwrap_or_default();
+    let api_url = s.text("api_url").unwrap_or_default();
     let token_url = HttpUrl::parse(&token_url, "BSN_TOKEN_URL / token_url")?;
     let revoke_url = s
-        .text("BSN_REVOKE_URL", &s.p.revoke_url)
+        .text("revoke_url")
         .unwrap_or_else(|| token_url.sibling("revoke"));
     let min_ttl = match overrides.min_ttl {
         Some(v) => v,
-        None => s.secs("BSN_MIN_TTL", s.p.min_ttl, DEFAULT_MIN_TTL)?,
+        None => s.number("min_ttl")?.unwrap_or(DEFAULT_MIN_TTL),
     };
-    let timeout = s.secs("BSN_TIMEOUT", s.p.timeout, DEFAULT_TIMEOUT)?;
-    let lock_timeout = s.secs("BSN_LOCK_TIMEOUT", s.p.lock_timeout, DEFAULT_LOCK_TIMEOUT)?;
+    let timeout = s.number("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
+    let lock_timeout = s.number("lock_timeout")?.unwrap_or(DEFAULT_LOCK_TIMEOUT);
     Ok(Profile {
         name: name.to_string(),
         revoke_url: HttpUrl::parse(&revoke_url, "BSN_REVOKE_URL / revoke_url")?,
@@ -222,8 +199,8 @@ fn resolve(
         grant,
         username,
         password,
-        network: first(env, &["BSN_NETWORK", "BS_NETWORK"]).or(s.p.network.clone()),
-        scope: s.text("BSN_SCOPE", &s.p.scope),
+        network: s.text("network"),
+        scope: s.text("scope"),
         client_auth: client_auth(&s)?,
         min_ttl,
         timeout: Duration::from_secs(timeout.clamp(1, MAX_WAIT)),
@@ -264,11 +241,9 @@ fn profile_table(name: &str, file: Option<&LoadedFile>) -> Result<FileProfile> {
 }
 
 fn secret_context<'a>(s: &Sources<'a>) -> Result<SecretContext<'a>> {
-    let command_timeout = s.secs(
-        "BSN_SECRET_COMMAND_TIMEOUT",
-        s.p.secret_command_timeout,
-        DEFAULT_COMMAND_TIMEOUT,
-    )?;
+    let command_timeout = s
+        .number("secret_command_timeout")?
+        .unwrap_or(DEFAULT_COMMAND_TIMEOUT);
     Ok(SecretContext {
         inline_ok: s.file.is_none_or(|f| !f.readable_by_others),
         file: s
@@ -287,7 +262,7 @@ fn secret_sources(
     let p = &s.p;
     let client_secret = secrets.resolve(
         "client_secret",
-        &["BSN_CLIENT_SECRET", "BSN_SECRET", "BS_SECRET"],
+        table::env_of("client_secret"),
         SecretKeys {
             inline: p.client_secret.clone(),
             env_name: p.client_secret_env.clone(),
@@ -297,7 +272,7 @@ fn secret_sources(
     )?;
     let password = secrets.resolve(
         "password",
-        &["BSN_PASSWORD"],
+        table::env_of("password"),
         SecretKeys {
             inline: p.password.clone(),
             env_name: p.password_env.clone(),
@@ -309,9 +284,8 @@ fn secret_sources(
 }
 
 fn grant(s: &Sources) -> Result<Grant> {
-    match (s.env)("BSN_GRANT").as_deref() {
-        None => Ok(s.p.grant.unwrap_or(Grant::ClientCredentials)),
-        Some("client_credentials") => Ok(Grant::ClientCredentials),
+    match s.text("grant").as_deref() {
+        None | Some("client_credentials") => Ok(Grant::ClientCredentials),
         Some("password") => Ok(Grant::Password),
         Some(other) => Err(Error::config(format!(
             "BSN_GRANT={} is not a grant this helper knows; use client_credentials or password",
@@ -321,9 +295,8 @@ fn grant(s: &Sources) -> Result<Grant> {
 }
 
 fn client_auth(s: &Sources) -> Result<ClientAuth> {
-    match (s.env)("BSN_CLIENT_AUTH").as_deref() {
-        None => Ok(s.p.client_auth.unwrap_or(ClientAuth::Basic)),
-        Some("basic") => Ok(ClientAuth::Basic),
+    match s.text("client_auth").as_deref() {
+        None | Some("basic") => Ok(ClientAuth::Basic),
         Some("post") => Ok(ClientAuth::Post),
         Some(other) => Err(Error::config(format!(
             "BSN_CLIENT_AUTH={} is not known; use basic or post",
@@ -333,15 +306,19 @@ fn client_auth(s: &Sources) -> Result<ClientAuth> {
 }
 
 /// An absolute directory: a relative one would change with the caller's working
-/// directory, splitting one cache into many.
+/// directory, splitting one cache into many. `~/` is expanded in the file's value.
 fn cache_dir(s: &Sources) -> Result<PathBuf> {
-    let dir = (s.env)("BSN_CACHE_DIR")
-        .map(PathBuf::from)
-        .or(s.p.cache_dir.as_deref().map(expand_home))
-        .or_else(|| dirs::cache_dir().map(|d| d.join("bsn-credential-helper")))
-        .ok_or_else(|| {
-            Error::config("no per-user cache directory is known on this system; set BSN_CACHE_DIR")
-        })?;
+    let dir = match s.picked("cache_dir") {
+        Some((v, table::Origin::File)) => expand_home(Path::new(&v)),
+        Some((v, _)) => PathBuf::from(v),
+        None => dirs::cache_dir()
+            .map(|d| d.join("bsn-credential-helper"))
+            .ok_or_else(|| {
+                Error::config(
+                    "no per-user cache directory is known on this system; set BSN_CACHE_DIR",
+                )
+            })?,
+    };
     if !dir.is_absolute() {
         return Err(Error::config(format!(
             "the cache directory {} is relative; set BSN_CACHE_DIR (cache_dir) to an absolute path",

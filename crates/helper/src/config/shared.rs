@@ -2,8 +2,9 @@
 //! store is, how to authenticate to it, which key seals the entries, and how long to wait.
 //! Nothing here connects; the URL is checked for shape only.
 
+use super::SecretSource;
+use super::lookup::Sources;
 use super::secrets::{SecretContext, SecretKeys};
-use super::{SecretSource, Sources};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use std::time::Duration;
@@ -73,11 +74,11 @@ pub struct SharedCache {
 
 /// Resolves the fleet settings; None when no `shared_cache` is set (today's behaviour).
 pub(super) fn shared_cache(s: &Sources, secrets: &SecretContext) -> Result<Option<SharedCache>> {
-    let Some(text) = s.text("BSN_SHARED_CACHE", &s.p.shared_cache) else {
+    let Some((text, origin)) = s.picked("shared_cache") else {
         return Ok(None);
     };
     let url = RedisUrl::parse(&text, "BSN_SHARED_CACHE / shared_cache")?;
-    let from_file = (s.env)("BSN_SHARED_CACHE").is_none();
+    let from_file = origin == super::table::Origin::File;
     if from_file && url.has_password() && !secrets.inline_ok {
         return Err(Error::config(format!(
             "{} holds a shared_cache URL with a password but other users can read it; run `chmod 600` on it or use shared_cache_password_command",
@@ -87,7 +88,7 @@ pub(super) fn shared_cache(s: &Sources, secrets: &SecretContext) -> Result<Optio
     let p = &s.p;
     let password = secrets.resolve(
         "shared_cache_password",
-        &["BSN_SHARED_CACHE_PASSWORD"],
+        super::table::env_of("shared_cache_password"),
         SecretKeys {
             inline: p.shared_cache_password.clone(),
             env_name: p.shared_cache_password_env.clone(),
@@ -100,7 +101,7 @@ pub(super) fn shared_cache(s: &Sources, secrets: &SecretContext) -> Result<Optio
     )?;
     let seal_key = secrets.resolve(
         "shared_cache_key",
-        &["BSN_SHARED_CACHE_KEY"],
+        super::table::env_of("shared_cache_key"),
         SecretKeys {
             inline: p.shared_cache_key.clone(),
             env_name: p.shared_cache_key_env.clone(),
@@ -109,23 +110,22 @@ pub(super) fn shared_cache(s: &Sources, secrets: &SecretContext) -> Result<Optio
         },
     )?;
     let prefix = s
-        .text("BSN_SHARED_CACHE_PREFIX", &p.shared_cache_prefix)
+        .text("shared_cache_prefix")
         .unwrap_or_else(|| DEFAULT_SHARED_PREFIX.to_string());
     if prefix.contains(['{', '}']) || prefix.len() > 64 {
         return Err(Error::config(
             "BSN_SHARED_CACHE_PREFIX (shared_cache_prefix) must be at most 64 characters without braces",
         ));
     }
-    let timeout_ms = match (s.env)("BSN_SHARED_CACHE_TIMEOUT_MS") {
-        Some(v) => v.trim().parse().map_err(|_| {
+    let timeout_ms = match s.picked("shared_cache_timeout_ms") {
+        Some((v, super::table::Origin::Env(var))) => v.trim().parse().map_err(|_| {
             Error::config(format!(
-                "BSN_SHARED_CACHE_TIMEOUT_MS={} is not a whole number of milliseconds",
+                "{var}={} is not a whole number of milliseconds",
                 crate::text::quote(&v)
             ))
         })?,
-        None => p
-            .shared_cache_timeout_ms
-            .unwrap_or(DEFAULT_SHARED_TIMEOUT_MS),
+        Some((v, _)) => v.parse().unwrap_or(DEFAULT_SHARED_TIMEOUT_MS),
+        None => DEFAULT_SHARED_TIMEOUT_MS,
     };
     Ok(Some(SharedCache {
         url,

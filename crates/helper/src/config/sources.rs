@@ -1,11 +1,11 @@
 //! Where each setting of a profile comes from — a flag, an environment variable, a line
 //! of the config file, or the default — for `-v` and `doctor`. Secrets appear only as
-//! "set" and their source, never as values. Computed from the same sources as `resolve`,
-//! in the same order of precedence, without failing: a broken setting still shows.
+//! "set" and their source, never as values. Read through the same table and the same
+//! precedence (`table::pick`) as `resolve`, without failing: a broken setting still shows.
 
 use super::file::config_path;
-use super::{DEFAULT_API_URL, DEFAULT_LOCK_TIMEOUT, DEFAULT_MIN_TTL, DEFAULT_PROFILE};
-use super::{DEFAULT_TIMEOUT, DEFAULT_TOKEN_URL, Env, Overrides};
+use super::table::{Kind, Origin, SETTINGS, Spec, pick};
+use super::{DEFAULT_PROFILE, Env, Overrides};
 use std::path::{Path, PathBuf};
 
 /// One setting: its effective value (or "set" for a secret) and where it came from.
@@ -91,55 +91,6 @@ fn read_file(path: &Path) -> Option<FileView> {
     })
 }
 
-/// (key, environment variables, flag, default) of every plain setting, in display order.
-/// (key, environment variables, flag, default).
-type Spec = (
-    &'static str,
-    &'static [&'static str],
-    Option<&'static str>,
-    Option<&'static str>,
-);
-
-const PLAIN: [Spec; 17] = [
-    ("client_id", &["BSN_CLIENT_ID", "BS_CLIENT_ID"], None, None),
-    ("network", &["BSN_NETWORK", "BS_NETWORK"], None, None),
-    ("grant", &["BSN_GRANT"], None, Some("client_credentials")),
-    ("username", &["BSN_USERNAME"], None, None),
-    (
-        "token_url",
-        &["BSN_TOKEN_URL"],
-        None,
-        Some(DEFAULT_TOKEN_URL),
-    ),
-    ("api_url", &["BSN_API_URL"], None, Some(DEFAULT_API_URL)),
-    ("revoke_url", &["BSN_REVOKE_URL"], None, None),
-    ("scope", &["BSN_SCOPE"], None, None),
-    ("client_auth", &["BSN_CLIENT_AUTH"], None, Some("basic")),
-    ("min_ttl", &["BSN_MIN_TTL"], Some("--min-ttl"), None),
-    ("timeout", &["BSN_TIMEOUT"], None, None),
-    ("lock_timeout", &["BSN_LOCK_TIMEOUT"], None, None),
-    ("cache_dir", &["BSN_CACHE_DIR"], None, None),
-    (
-        "secret_command_timeout",
-        &["BSN_SECRET_COMMAND_TIMEOUT"],
-        None,
-        None,
-    ),
-    ("shared_cache", &["BSN_SHARED_CACHE"], None, None),
-    (
-        "shared_cache_prefix",
-        &["BSN_SHARED_CACHE_PREFIX"],
-        None,
-        None,
-    ),
-    (
-        "shared_cache_timeout_ms",
-        &["BSN_SHARED_CACHE_TIMEOUT_MS"],
-        None,
-        None,
-    ),
-];
-
 /// Explains the profile `overrides` and `env` select.
 pub fn explain(overrides: &Overrides, env: Env) -> Explanation {
     let path = config_path(overrides, env).map(|(p, _)| p);
@@ -167,26 +118,15 @@ pub fn explain(overrides: &Overrides, env: Env) -> Explanation {
         file: file.as_ref(),
         profile: &profile,
     };
-    for (key, vars, flag, default) in PLAIN {
-        let flag_value = flag.and(overrides.min_ttl).map(|v| v.to_string());
-        settings.push(ctx.plain(key, vars, flag.zip(flag_value), default));
-        if key == "username" {
-            settings.push(ctx.secret(
-                "client_secret",
-                &["BSN_CLIENT_SECRET", "BSN_SECRET", "BS_SECRET"],
-            ));
-            settings.push(ctx.secret("password", &["BSN_PASSWORD"]));
-        }
-        if key == "shared_cache" {
-            let url = settings.last_mut().expect("just pushed");
-            // The URL may carry a password: only its scheme, host and port are shown.
-            url.value = url.value.as_deref().map(|v| {
-                super::RedisUrl::parse(v, "shared_cache")
-                    .map_or_else(|_| "(not a usable Redis URL)".into(), |u| u.display)
-            });
-            settings.push(ctx.secret("shared_cache_password", &["BSN_SHARED_CACHE_PASSWORD"]));
-            settings.push(ctx.secret("shared_cache_key", &["BSN_SHARED_CACHE_KEY"]));
-        }
+    for spec in &SETTINGS {
+        let setting = match spec.kind {
+            Kind::Secret => ctx.secret(spec.key, spec.env),
+            Kind::Plain => {
+                let flag = spec.flag.and(overrides.min_ttl).map(|v| v.to_string());
+                ctx.plain(spec, flag)
+            }
+        };
+        settings.push(setting);
     }
     fill_defaults(&mut settings);
     Explanation {
@@ -197,36 +137,32 @@ pub fn explain(overrides: &Overrides, env: Env) -> Explanation {
     }
 }
 
-/// Defaults that depend on other settings or the system.
+/// Defaults that depend on other settings or the system (the table's are applied by
+/// `pick`).
 fn fill_defaults(settings: &mut [Setting]) {
     let token_url = settings
         .iter()
         .find(|s| s.key == "token_url")
         .and_then(|s| s.value.clone());
     for s in settings.iter_mut().filter(|s| s.value.is_none()) {
-        let derived = match s.key {
-            "revoke_url" => token_url.as_deref().and_then(|t| {
-                super::HttpUrl::parse(t, "token_url")
-                    .ok()
-                    .map(|u| u.sibling("revoke"))
-            }),
-            "min_ttl" => Some(DEFAULT_MIN_TTL.to_string()),
-            "timeout" => Some(DEFAULT_TIMEOUT.to_string()),
-            "lock_timeout" => Some(DEFAULT_LOCK_TIMEOUT.to_string()),
-            "secret_command_timeout" => Some(super::DEFAULT_COMMAND_TIMEOUT.to_string()),
-            "shared_cache_prefix" => Some(super::shared::DEFAULT_SHARED_PREFIX.to_string()),
-            "shared_cache_timeout_ms" => Some(super::shared::DEFAULT_SHARED_TIMEOUT_MS.to_string()),
-            "cache_dir" => {
-                dirs::cache_dir().map(|d| d.join("bsn-credential-helper").display().to_string())
-            }
-            _ => None,
+        let (derived, source) = match s.key {
+            "revoke_url" => (
+                token_url.as_deref().and_then(|t| {
+                    super::HttpUrl::parse(t, "token_url")
+                        .ok()
+                        .map(|u| u.sibling("revoke"))
+                }),
+                "default (token_url's sibling)",
+            ),
+            "cache_dir" => (
+                dirs::cache_dir().map(|d| d.join("bsn-credential-helper").display().to_string()),
+                "default",
+            ),
+            _ => (None, ""),
         };
         if derived.is_some() {
             s.value = derived;
-            s.source = match s.key {
-                "revoke_url" => "default (token_url's sibling)".into(),
-                _ => "default".into(),
-            };
+            s.source = source.into();
         }
     }
 }
@@ -244,29 +180,29 @@ impl Ctx<'_> {
         Some((value, f.locate(Some(self.profile), key)))
     }
 
-    fn plain(
-        &self,
-        key: &'static str,
-        vars: &[&str],
-        flag: Option<(&str, String)>,
-        default: Option<&str>,
-    ) -> Setting {
-        let env_var = vars.iter().find(|v| (self.env)(v).is_some());
-        let (value, source) = if let Some((name, v)) = flag {
-            (Some(v), format!("flag {name}"))
-        } else if let Some(var) = env_var {
-            ((self.env)(var), format!("environment {var}"))
-        } else if let Some((v, at)) = self.in_file(key) {
-            (Some(v), at)
-        } else {
-            let source = if default.is_some() {
-                "default"
-            } else {
-                "not set"
+    fn plain(&self, spec: &'static Spec, flag: Option<String>) -> Setting {
+        let file = self.in_file(spec.key);
+        let (value, source) =
+            match pick(spec, flag, self.env, file.as_ref().map(|(v, _)| v.clone())) {
+                Some((v, Origin::Flag(name))) => (Some(v), format!("flag {name}")),
+                Some((v, Origin::Env(var))) => (Some(v), format!("environment {var}")),
+                Some((v, Origin::File)) => (Some(v), file.map(|(_, at)| at).unwrap_or_default()),
+                Some((v, Origin::Default)) => (Some(v), "default".to_string()),
+                None => (None, "not set".to_string()),
             };
-            (default.map(str::to_string), source.to_string())
+        // The URL may carry a password: only its scheme, host and port are shown.
+        let value = match spec.key {
+            "shared_cache" => value.map(|v| {
+                super::RedisUrl::parse(&v, "shared_cache")
+                    .map_or_else(|_| "(not a usable Redis URL)".into(), |u| u.display)
+            }),
+            _ => value,
         };
-        Setting { key, value, source }
+        Setting {
+            key: spec.key,
+            value,
+            source,
+        }
     }
 
     /// "set" and where from; never the value.

@@ -52,21 +52,24 @@ pub struct Options {
     pub force: bool,
 }
 
-/// The environment variables that override what `init` writes: hidden from its checks.
-const OVERRIDING: [&str; 12] = [
-    "BSN_CLIENT_ID",
-    "BS_CLIENT_ID",
-    "BSN_CLIENT_SECRET",
-    "BSN_SECRET",
-    "BS_SECRET",
-    "BSN_NETWORK",
-    "BS_NETWORK",
-    "BSN_TOKEN_URL",
-    "BSN_API_URL",
-    "BSN_GRANT",
-    "BSN_USERNAME",
-    "BSN_PASSWORD",
+/// The settings `init` writes; their environment variables (from the settings table)
+/// would override the profile, so they are hidden from its checks.
+const WRITTEN: [&str; 8] = [
+    "client_id",
+    "client_secret",
+    "network",
+    "token_url",
+    "api_url",
+    "grant",
+    "username",
+    "password",
 ];
+
+fn overriding() -> impl Iterator<Item = &'static str> {
+    WRITTEN
+        .iter()
+        .flat_map(|k| config::table::env_of(k).iter().copied())
+}
 
 pub fn init(overrides: &Overrides, mut opts: Options) -> Result<ExitCode> {
     let interactive = std::io::stdin().is_terminal();
@@ -221,7 +224,7 @@ fn check_and_write(
         SecretPlace::Env(n) => n.as_str(),
         _ => "",
     };
-    let hidden = |var: &str| OVERRIDING.contains(&var) && var != own;
+    let hidden = |var: &str| overriding().any(|v| v == var) && var != own;
     let env = |var: &str| {
         if hidden(var) {
             None
@@ -255,8 +258,7 @@ fn check_and_write(
     std::fs::rename(&candidate, path)
         .map_err(|e| Error::config(format!("cannot write {}: {e}", path.display())))?;
     crate::adapters::print_line(&format!("\nwrote profile \"{name}\" to {}", path.display()));
-    let set: Vec<&str> = OVERRIDING
-        .into_iter()
+    let set: Vec<&str> = overriding()
         .filter(|v| hidden(v) && config::process_env(v).is_some())
         .collect();
     if !set.is_empty() {
