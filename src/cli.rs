@@ -98,6 +98,9 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(hide = true)]
     Manpage,
+    /// Print the config file's profile names, one a line (for shell completion)
+    #[command(hide = true)]
+    Profiles,
 }
 
 #[derive(Debug, Args)]

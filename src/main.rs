@@ -72,6 +72,13 @@ fn run() -> Result<ExitCode, Error> {
                 .map_err(|e| Error::internal(format!("cannot write completions: {e}")))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Profiles => {
+            let names = config::profile_names(&overrides, &config::process_env);
+            bsn_credential_helper::adapters::print_text(
+                &names.iter().map(|n| format!("{n}\n")).collect::<String>(),
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Manpage => {
             man::manpage(&mut std::io::stdout())
                 .map_err(|e| Error::internal(format!("cannot write the man page: {e}")))?;

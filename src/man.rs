@@ -41,7 +41,50 @@ pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io:
         "bsn__subcmd__credential__subcmd__helper",
         "bsn__credential__helper",
     );
-    out.write_all(text.as_bytes())
+    out.write_all(complete_profiles(shell, &text).as_bytes())
+}
+
+/// `--profile <TAB>` offers the config file's profiles (the hidden `profiles` command)
+/// instead of file names: clap's static scripts cannot list them themselves.
+fn complete_profiles(shell: clap_complete::Shell, text: &str) -> String {
+    use clap_complete::Shell;
+    const LIST: &str = "bsn-credential-helper profiles 2>/dev/null";
+    match shell {
+        Shell::Bash => text.replace(
+            "                --profile)\n                    COMPREPLY=($(compgen -f \"${cur}\"))",
+            &format!(
+                "                --profile)\n                    COMPREPLY=($(compgen -W \"$({LIST})\" -- \"${{cur}}\"))"
+            ),
+        ),
+        Shell::Zsh => text
+            .lines()
+            .map(|l| {
+                if l.starts_with("'--profile=[") {
+                    l.replace(
+                        ":NAME:_default'",
+                        &format!(":NAME:{{compadd -- ${{(f)\"$({LIST})\"}}}}'"),
+                    )
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+        Shell::Fish => text
+            .lines()
+            .map(|l| {
+                if l.contains(" -l profile ") && l.ends_with(" -r") {
+                    format!("{l} -f -a \"({LIST})\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+        _ => text.to_string(),
+    }
 }
 
 pub fn manpage(out: &mut dyn Write) -> std::io::Result<()> {

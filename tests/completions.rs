@@ -32,6 +32,27 @@ fn script(shell: &str, dir: &Path, file: &str) -> std::path::PathBuf {
     path
 }
 
+/// The profiles of the config file the completion tests point at.
+const PROFILES: [&str; 2] = ["lobby", "prod"];
+
+/// `shell` with the helper on PATH and a config file defining `PROFILES`.
+fn with_profiles(mut shell: Command, dir: &Path) -> Command {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "[profiles.prod]\nclient_id = \"a\"\n[profiles.lobby]\nclient_id = \"b\"\n",
+    )
+    .unwrap();
+    let bin_dir = Path::new(bin()).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    shell.env("PATH", path).env("BSN_CONFIG", &config);
+    shell
+}
+
 fn words(text: &str) -> Vec<String> {
     let mut w: Vec<String> = text.split_whitespace().map(str::to_string).collect();
     w.sort();
@@ -69,6 +90,8 @@ echo ---
 complete_line bsn-credential-helper ''
 echo ---
 complete_line bsn-credential-helper setup ''
+echo ---
+complete_line bsn-credential-helper status --profile ''
 "#;
 
 #[test]
@@ -78,14 +101,19 @@ fn bash_completes_after_a_subcommand() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = script("bash", dir.path(), "bsn.bash");
-    let out = Command::new("bash")
+    let out = with_profiles(Command::new("bash"), dir.path())
         .args(["--norc", "-c", BASH, "bash"])
         .arg(&file)
         .output()
         .unwrap();
     let text = stdout(&out);
     let parts: Vec<&str> = text.split("---").collect();
-    assert_eq!(parts.len(), 3, "{text}");
+    assert_eq!(parts.len(), 4, "{text}");
+    assert_eq!(
+        words(parts[3]),
+        PROFILES,
+        "bash: --profile offers the profiles"
+    );
     check("bash", &words(parts[0]), &words(parts[1]));
     assert_eq!(
         words(parts[2])
@@ -106,7 +134,7 @@ fn zsh_completes_after_a_subcommand() {
     let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/zsh-complete.zsh");
     let complete = |line: &str, name: &str| {
         let out = dir.path().join(name);
-        let status = Command::new("zsh")
+        let status = with_profiles(Command::new("zsh"), dir.path())
             .arg("-f")
             .arg(&driver)
             .arg(dir.path())
@@ -123,6 +151,11 @@ fn zsh_completes_after_a_subcommand() {
         &complete("bsn-credential-helper status --", "a"),
         &complete("bsn-credential-helper ", "b"),
     );
+    assert_eq!(
+        complete("bsn-credential-helper status --profile ", "c"),
+        PROFILES,
+        "zsh: --profile offers the profiles"
+    );
 }
 
 #[test]
@@ -134,7 +167,7 @@ fn fish_completes_after_a_subcommand() {
     let file = script("fish", dir.path(), "bsn.fish");
     let complete = |line: &str| {
         let cmd = format!("source {}; complete -C '{line}'", file.display());
-        let out = Command::new("fish")
+        let out = with_profiles(Command::new("fish"), dir.path())
             .args(["--no-config", "-c", &cmd])
             .env("HOME", dir.path())
             .output()
@@ -151,6 +184,11 @@ fn fish_completes_after_a_subcommand() {
         "fish",
         &complete("bsn-credential-helper status --"),
         &complete("bsn-credential-helper "),
+    );
+    assert_eq!(
+        complete("bsn-credential-helper status --profile "),
+        PROFILES,
+        "fish: --profile offers the profiles"
     );
 }
 

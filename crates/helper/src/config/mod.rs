@@ -129,6 +129,16 @@ pub fn load(overrides: &Overrides, env: Env) -> Result<Profile> {
     resolve(&name, file.as_ref(), overrides, env)
 }
 
+/// The profile names the config file defines (none if it cannot be read), for shell
+/// completion of `--profile`.
+pub fn profile_names(overrides: &Overrides, env: Env) -> Vec<String> {
+    load_file(overrides, env)
+        .ok()
+        .flatten()
+        .map(|f| f.config.profiles.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Every profile the config file defines (or just the environment's one), for `status`.
 pub fn load_all(overrides: &Overrides, env: Env) -> Result<Vec<Result<Profile>>> {
     let file = load_file(overrides, env)?;
