@@ -223,3 +223,40 @@ fn a_rediss_server_trusted_through_ssl_cert_file_is_shared() {
     assert!(first.get("warning").is_none(), "{first}");
     assert_eq!(get_tls(1)["source"], "shared");
 }
+
+/// The client secret command runs once per renewal, also when the fleet cannot be used
+/// and the host renews alone (it used to run again for that second attempt).
+#[test]
+fn the_secret_command_runs_once_when_a_host_renews_alone() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let mut env = TestEnv::new();
+    let count = env.path("secret-calls");
+    let script = format!(
+        "n=$(( $(cat '{c}' 2>/dev/null || echo 0) + 1 )); echo $n > '{c}'; echo demo-secret",
+        c = count.display()
+    );
+    let config = env.path("config.toml");
+    write_file(
+        &config,
+        &format!("[profiles.default]\nclient_secret_command = {script:?}\n"),
+    );
+    env.set("BSN_CONFIG", config.to_str().unwrap());
+    redis.kill();
+    let mut cmd = on_host(&env, &redis, 0, &["get"]);
+    cmd.env_remove("BSN_CLIENT_SECRET");
+    let v = answer(&run_with_stdin(cmd, ""));
+    assert_eq!(v["source"], "login", "{v}");
+    assert!(
+        v["warning"].as_str().unwrap_or_default().contains("alone"),
+        "{v}"
+    );
+    let calls = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(
+        calls.trim(),
+        "1",
+        "the secret command ran {} times",
+        calls.trim()
+    );
+}

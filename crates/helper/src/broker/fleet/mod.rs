@@ -53,10 +53,17 @@ impl Host<'_> {
     }
 
     /// Renews over this host's file alone, saying why the fleet was not used.
-    pub fn alone(&self, local: Option<Entry>, why: &str) -> Result<Outcome> {
+    /// `secret` was resolved already: its command runs once per renewal, whatever path.
+    pub fn alone(
+        &self,
+        local: Option<Entry>,
+        why: &str,
+        secret: &Secret<String>,
+    ) -> Result<Outcome> {
         crate::debug!("{why}; renewing on this host alone");
-        let mut outcome =
-            Renewal::new(self.profile, self.req, self.key.clone(), self.file()).run(local)?;
+        let mut outcome = Renewal::new(self.profile, self.req, self.key.clone(), self.file())
+            .with_secret(secret.clone())
+            .run(local)?;
         let note = format!("{why}; the token was renewed by this host alone");
         outcome.warning = Some(join(Some(note), outcome.warning.take()).unwrap_or_default());
         Ok(outcome)
@@ -73,14 +80,14 @@ impl Host<'_> {
         let secret = client_secret(self.profile)?;
         let fleet = match open(cfg, &self.key, &secret)? {
             Ok(f) => f,
-            Err(e) => return self.alone(local, &e.message),
+            Err(e) => return self.alone(local, &e.message, &secret),
         };
         let ttl = lock_ttl(self.profile, cfg);
         let (lock, snap, note) = match self.join(&fleet, ttl, seen) {
             Ok(Joined::Served(outcome)) => return Ok(outcome),
             Ok(Joined::Locked(lock, snap, note)) => (lock, snap, note),
-            Ok(Joined::Alone(why)) => return self.alone(local, &why),
-            Err(e) => return self.alone(local, &e.message),
+            Ok(Joined::Alone(why)) => return self.alone(local, &why, &secret),
+            Err(e) => return self.alone(local, &e.message, &secret),
         };
         let mut healed = None;
         if snap.foreign {
@@ -97,11 +104,11 @@ impl Host<'_> {
             unavailable: None,
         };
         let current = snap.current.and_then(|c| c.entry);
-        let mut renewal =
-            Renewal::new(self.profile, self.req, self.key.clone(), store).with_secret(secret);
+        let mut renewal = Renewal::new(self.profile, self.req, self.key.clone(), store)
+            .with_secret(secret.clone());
         let result = renewal.run(current);
         match (result, renewal.store.unavailable.take()) {
-            (Err(_), Some(e)) => self.alone(local, &e.message),
+            (Err(_), Some(e)) => self.alone(local, &e.message, &secret),
             (Ok(mut outcome), _) => {
                 let extra = join(note, healed);
                 outcome.warning = join(extra, outcome.warning.take());
