@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 #[path = "helper/fleet.rs"]
 mod fleet;
+#[path = "helper/readme.rs"]
+mod readme;
 
 struct Env {
     emu: Emulator,
@@ -655,6 +657,27 @@ fn main() {
         verdict(rss_max <= 10 * 1024),
         rss_max as f64 / 1024.0
     ));
+    let figures = readme::block(&readme::Figures {
+        truth,
+        cat: (cat_dyn, cat_sta),
+        hit_dynamic: hit_dyn,
+        hit: (hit_get, hit_token),
+        renewal: (&login, &refresh),
+        storm128: &storm128.2,
+        fleet_storm: fleet_storm.as_ref().map(|(r, _, s)| (*r, s)),
+        rss_hit: (rss_hit, rss_hit_dynamic),
+        size: (size, size_dynamic),
+    });
+    line(String::new());
+    line("README figures (`BENCH_UPDATE_README=1` writes them into README.md):".into());
+    line(String::new());
+    line(figures.clone());
+    if std::env::var("BENCH_UPDATE_README").is_ok_and(|v| v == "1") {
+        readme::update(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+            &figures,
+        );
+    }
     print!("{out}");
     let _ = std::io::stdout().flush();
 }

@@ -197,3 +197,23 @@ fn the_readme_settings_table_matches_the_settings_table() {
         missing.join("\n")
     );
 }
+
+/// The README's figures are the benchmark's output, not typed by hand: the block between
+/// its `bench:figures` markers is the one the benchmark printed into benches/RESULTS.md
+/// (`BENCH_UPDATE_README=1 cargo bench --bench helper` writes both from one run).
+#[test]
+fn readme_figures_are_the_benchmarks_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let block = |file: &str| {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let (a, b) = (
+            text.find("<!-- bench:figures -->"),
+            text.find("<!-- /bench:figures -->"),
+        );
+        match (a, b) {
+            (Some(a), Some(b)) if a < b => text[a..b].to_string(),
+            _ => panic!("{file} has no bench:figures block"),
+        }
+    };
+    assert_eq!(block("README.md"), block("benches/RESULTS.md"));
+}
