@@ -388,3 +388,27 @@ fn init_writes_a_password_grant_profile_and_changes_the_default_only_with_defaul
         read(&config)
     );
 }
+
+/// Flags that would write a profile that cannot work are refused before anything is
+/// written: an empty client id, an empty or malformed variable name.
+#[test]
+fn init_refuses_an_empty_client_id_or_variable_name() {
+    let env = TestEnv::new();
+    let config = env.path("c/config.toml");
+    for (args, says) in [
+        (&["--client-id", "", "--secret-env", "S"][..], "client id"),
+        (
+            &["--client-id", "x", "--secret-env", ""][..],
+            "environment variable name",
+        ),
+        (
+            &["--client-id", "x", "--secret-env", "MY SECRET"][..],
+            "environment variable name",
+        ),
+    ] {
+        let out = run_with_stdin(init_cmd(&env, &config, args), "");
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(!config.exists(), "{args:?} wrote {}", read(&config));
+    }
+}
