@@ -321,3 +321,28 @@ fn temp_files_a_killed_writer_left_behind_are_removed() {
         "a temp file holding tokens stays behind"
     );
 }
+
+/// A token request that provably never left the machine (connection refused) is tried
+/// again after a backoff, up to three attempts, before the error — it cost nothing.
+#[test]
+fn a_request_that_was_not_sent_is_tried_again() {
+    let env = TestEnv::new();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = env.cmd(&["-v", "token"]);
+    cmd.env(
+        "BSN_TOKEN_URL",
+        format!("http://127.0.0.1:{closed}/realms/bsncloud/protocol/openid-connect/token"),
+    );
+    let out = run_with_stdin(cmd, "");
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    for attempt in [1, 2] {
+        assert!(
+            err.contains(&format!("token request attempt {attempt} not sent")),
+            "attempt {attempt} then a retry: {err}"
+        );
+    }
+}
