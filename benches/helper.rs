@@ -348,8 +348,11 @@ fn main() {
             "Fleet at scale (`cargo bench --bench helper -- fleet`), nproc {}:\n",
             shell("nproc")
         );
-        for row in fleet::scale_rows(&scales) {
-            println!("{row}");
+        let block = readme::fleet_block(&fleet::scale_rows(&scales));
+        println!("{block}");
+        if std::env::var("BENCH_UPDATE_README").is_ok_and(|v| v == "1") {
+            let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+            readme::update(&readme, (readme::FLEET_START, readme::FLEET_END), &block);
         }
         return;
     }
@@ -673,10 +676,8 @@ fn main() {
     line(String::new());
     line(figures.clone());
     if std::env::var("BENCH_UPDATE_README").is_ok_and(|v| v == "1") {
-        readme::update(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
-            &figures,
-        );
+        let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        readme::update(&readme, (readme::START, readme::END), &figures);
     }
     print!("{out}");
     let _ = std::io::stdout().flush();

@@ -204,16 +204,22 @@ fn the_readme_settings_table_matches_the_settings_table() {
 #[test]
 fn readme_figures_are_the_benchmarks_output() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let block = |file: &str| {
-        let text = std::fs::read_to_string(root.join(file)).unwrap();
-        let (a, b) = (
-            text.find("<!-- bench:figures -->"),
-            text.find("<!-- /bench:figures -->"),
+    for name in ["figures", "fleet"] {
+        let block = |file: &str| {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            let (a, b) = (
+                text.find(&format!("<!-- bench:{name} -->")),
+                text.find(&format!("<!-- /bench:{name} -->")),
+            );
+            match (a, b) {
+                (Some(a), Some(b)) if a < b => text[a..b].to_string(),
+                _ => panic!("{file} has no bench:{name} block"),
+            }
+        };
+        assert_eq!(
+            block("README.md"),
+            block("benches/RESULTS.md"),
+            "bench:{name}"
         );
-        match (a, b) {
-            (Some(a), Some(b)) if a < b => text[a..b].to_string(),
-            _ => panic!("{file} has no bench:figures block"),
-        }
-    };
-    assert_eq!(block("README.md"), block("benches/RESULTS.md"));
+    }
 }

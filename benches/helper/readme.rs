@@ -9,6 +9,13 @@ use std::path::Path;
 
 pub const START: &str = "<!-- bench:figures -->";
 pub const END: &str = "<!-- /bench:figures -->";
+pub const FLEET_START: &str = "<!-- bench:fleet -->";
+pub const FLEET_END: &str = "<!-- /bench:fleet -->";
+
+/// The fleet-at-scale table as a README block, markers included.
+pub fn fleet_block(rows: &[String]) -> String {
+    format!("{FLEET_START}\n{}\n{FLEET_END}", rows.join("\n"))
+}
 
 /// The measurements the README quotes.
 pub struct Figures<'a> {
@@ -97,12 +104,12 @@ pub fn block(f: &Figures) -> String {
     )
 }
 
-/// Replaces the README's block (between the markers) with `block`.
-pub fn update(readme: &Path, block: &str) {
+/// Replaces the README's block between `start` and `end` with `block`.
+pub fn update(readme: &Path, (start, end): (&str, &str), block: &str) {
     let text = std::fs::read_to_string(readme).expect("README.md");
-    let (Some(a), Some(b)) = (text.find(START), text.find(END)) else {
-        panic!("README.md has no {START} … {END} block");
+    let (Some(a), Some(b)) = (text.find(start), text.find(end)) else {
+        panic!("README.md has no {start} … {end} block");
     };
-    let updated = format!("{}{block}{}", &text[..a], &text[b + END.len()..]);
+    let updated = format!("{}{block}{}", &text[..a], &text[b + end.len()..]);
     std::fs::write(readme, updated).expect("write README.md");
 }
