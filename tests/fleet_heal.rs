@@ -232,17 +232,7 @@ fn the_secret_command_runs_once_when_a_host_renews_alone() {
         return;
     };
     let mut env = TestEnv::new();
-    let count = env.path("secret-calls");
-    let script = format!(
-        "n=$(( $(cat '{c}' 2>/dev/null || echo 0) + 1 )); echo $n > '{c}'; echo demo-secret",
-        c = count.display()
-    );
-    let config = env.path("config.toml");
-    write_file(
-        &config,
-        &format!("[profiles.default]\nclient_secret_command = {script:?}\n"),
-    );
-    env.set("BSN_CONFIG", config.to_str().unwrap());
+    let calls = counting_secret_command(&mut env, None);
     redis.kill();
     let mut cmd = on_host(&env, &redis, 0, &["get"]);
     cmd.env_remove("BSN_CLIENT_SECRET");
@@ -252,11 +242,5 @@ fn the_secret_command_runs_once_when_a_host_renews_alone() {
         v["warning"].as_str().unwrap_or_default().contains("alone"),
         "{v}"
     );
-    let calls = std::fs::read_to_string(&count).unwrap();
-    assert_eq!(
-        calls.trim(),
-        "1",
-        "the secret command ran {} times",
-        calls.trim()
-    );
+    assert_eq!(calls(), 1, "the secret command ran {} times", calls());
 }

@@ -557,3 +557,29 @@ pub fn plant_entry(path: &Path, entry: &serde_json::Value) {
     // Rewritten in place: the same inode.
     std::fs::write(path, serde_json::to_vec(&e).unwrap()).unwrap();
 }
+
+/// Points `env` at a config file whose client secret comes from a command that counts its
+/// runs (failing on run `fail_at`, if given); returns how to read the count. Callers remove
+/// `BSN_CLIENT_SECRET` from their commands so the command is what runs.
+pub fn counting_secret_command(
+    env: &mut TestEnv,
+    fail_at: Option<u32>,
+) -> impl Fn() -> u32 + use<> {
+    let count = env.path("secret-calls");
+    let fail = fail_at.map_or(String::new(), |n| format!("[ $n -ne {n} ] && "));
+    let script = format!(
+        "n=$(( $(cat '{c}' 2>/dev/null || echo 0) + 1 )); echo $n > '{c}'; {fail}echo demo-secret",
+        c = count.display()
+    );
+    let config = env.path("config.toml");
+    write_file(
+        &config,
+        &format!("[profiles.default]\nclient_secret_command = {script:?}\n"),
+    );
+    env.set("BSN_CONFIG", config.to_str().unwrap());
+    move || {
+        std::fs::read_to_string(&count)
+            .map(|t| t.trim().parse::<u32>().unwrap_or(0))
+            .unwrap_or(0)
+    }
+}

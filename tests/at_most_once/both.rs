@@ -167,22 +167,7 @@ pub fn a_failing_secret_command_never_loses_a_refresh_token(kind: StoreKind) {
     for fail_at in 2..=5 {
         let Some(s) = Store::new(kind) else { return };
         let mut env = TestEnv::new().password_grant();
-        let count = env.path("secret-calls");
-        let script = format!(
-            "n=$(( $(cat '{c}' 2>/dev/null || echo 0) + 1 )); echo $n > '{c}'; [ $n -ne {fail_at} ] && echo demo-secret",
-            c = count.display()
-        );
-        let config = env.path("config.toml");
-        write_file(
-            &config,
-            &format!("[profiles.default]\nclient_secret_command = {script:?}\n"),
-        );
-        env.set("BSN_CONFIG", config.to_str().unwrap());
-        let calls = || {
-            std::fs::read_to_string(&count)
-                .map(|t| t.trim().parse::<u32>().unwrap())
-                .unwrap_or(0)
-        };
+        let calls = counting_secret_command(&mut env, Some(fail_at));
         let get = |host: usize, request: &str| {
             let mut cmd = s.cmd(&env, host, &["get"]);
             cmd.env_remove("BSN_CLIENT_SECRET");
