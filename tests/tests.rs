@@ -12,6 +12,7 @@ mod emulator;
 mod faults;
 mod first_hour;
 mod fleet;
+mod foreign;
 mod load;
 mod permissions;
 mod secrets;
