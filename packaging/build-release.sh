@@ -8,8 +8,8 @@
 #
 # Environment:
 #   TARGET        target triple to build for (default: the host's); passed to cargo --target
-#   LINK          static or dynamic (default: static for x86_64-unknown-linux-gnu, dynamic
-#                 elsewhere). static builds a glibc static-pie (-C target-feature=+crt-static
+#   LINK          static or dynamic (default: static for x86_64- and aarch64-unknown-linux-gnu,
+#                 dynamic elsewhere). static builds a glibc static-pie (-C target-feature=+crt-static
 #                 with --target, so build scripts and proc-macros stay dynamic) into
 #                 CARGO_TARGET_DIR/<triple>/release, and fails unless readelf shows ELF type
 #                 DYN with no interpreter and no NEEDED library.
@@ -34,12 +34,13 @@ triple=${TARGET:-$host}
 link=${LINK:-}
 if [[ -z $link ]]; then
     case $triple in
-        x86_64-unknown-linux-gnu) link=static ;;
+        x86_64-unknown-linux-gnu|aarch64-unknown-linux-gnu) link=static ;;
         *) link=dynamic ;;
     esac
 fi
 case $link in
-    static) [[ $triple == *-linux-gnu* ]] || die "LINK=static is for *-linux-gnu targets, not $triple" ;;
+    static) [[ $triple == x86_64-unknown-linux-gnu || $triple == aarch64-unknown-linux-gnu ]] \
+                || die "LINK=static is for x86_64- and aarch64-unknown-linux-gnu, not $triple" ;;
     dynamic) ;;
     *) die "LINK must be static or dynamic, not '$link'" ;;
 esac
@@ -52,8 +53,12 @@ if [[ -n ${TARGET:-} || $link == static ]]; then
     cargo_args+=(--target "$triple")
     bin_dir=$target_dir/$triple/release
 fi
+# Cross linkers: Debian's names (gcc-aarch64-linux-gnu; cargo's default for windows-gnu is
+# already mingw-w64's x86_64-w64-mingw32-gcc). An explicit CARGO_TARGET_*_LINKER wins.
 if [[ $link == static ]]; then
-    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
+    static_pie_env "$triple"
+elif [[ $triple == aarch64-unknown-linux-gnu && $host != aarch64-* ]]; then
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER:-aarch64-linux-gnu-gcc}
 fi
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     note "${RUSTFLAGS:+RUSTFLAGS=\"$RUSTFLAGS\" }cargo ${cargo_args[*]}"
@@ -93,13 +98,16 @@ mkdir -p "$pkg/bin" "$pkg/share/man/man1" "$pkg/share/doc/$PKG_NAME" \
 
 cp "$bin" "$pkg/bin/$PKG_NAME$exe"
 chmod 0755 "$pkg/bin/$PKG_NAME$exe"
-if [[ $windows == 0 ]]; then
-    # The binary dispatches on argv[0]; a relative symlink keeps that name.
-    for alias in "${PKG_ALIASES[@]}"; do
+# The binary dispatches on argv[0]; a relative symlink keeps that name. Windows has no
+# symlinks a user can count on: the zip holds a copy under each name (git, Docker and Bazel
+# look up git-credential-bsn.exe etc. on PATH).
+for alias in "${PKG_ALIASES[@]}"; do
+    if [[ $windows == 1 ]]; then
+        cp "$pkg/bin/$PKG_NAME$exe" "$pkg/bin/$alias$exe"
+    else
         ln -s "$PKG_NAME" "$pkg/bin/$alias"
-    done
-fi
-# (Windows: the Scoop manifest creates shims for the extra names instead of copies.)
+    fi
+done
 
 "$gen" manpage > "$pkg/share/man/man1/$PKG_NAME.1"
 "$gen" completions bash > "$pkg/share/bash-completion/completions/$PKG_NAME"

@@ -181,7 +181,7 @@ def check_scoop(r, root, v, release):
     r.check(where, m.get("homepage") == HOMEPAGE, f"homepage must be {HOMEPAGE}")
     for key in ("description", "license", "checkver", "autoupdate", "bin", "architecture"):
         r.check(where, key in m, f"missing {key!r}")
-    zip_base = f"{NAME}-{v}-x86_64-pc-windows-msvc"
+    zip_base = f"{NAME}-{v}-x86_64-pc-windows-gnu"
     arch = m.get("architecture", {}).get("64bit", {})
     r.check(where, arch.get("url") == f"{HOMEPAGE}/releases/download/v{v}/{zip_base}.zip",
             f"64bit url {arch.get('url')!r} is not the v{v} release zip")
@@ -199,9 +199,9 @@ def check_scoop(r, root, v, release):
             r.check(where, shim[2:] == [sub], f"shim {alias} must pass the {sub!r} subcommand")
     auto = m.get("autoupdate", {})
     aarch = auto.get("architecture", {}).get("64bit", {})
-    r.check(where, aarch.get("url") == f"{HOMEPAGE}/releases/download/v$version/{NAME}-$version-x86_64-pc-windows-msvc.zip",
+    r.check(where, aarch.get("url") == f"{HOMEPAGE}/releases/download/v$version/{NAME}-$version-x86_64-pc-windows-gnu.zip",
             "autoupdate url must be the $version release zip")
-    r.check(where, aarch.get("extract_dir") == f"{NAME}-$version-x86_64-pc-windows-msvc", "autoupdate extract_dir must use $version")
+    r.check(where, aarch.get("extract_dir") == f"{NAME}-$version-x86_64-pc-windows-gnu", "autoupdate extract_dir must use $version")
     r.check(where, auto.get("hash", {}).get("url") == "$baseurl/SHA256SUMS", "autoupdate hash must come from $baseurl/SHA256SUMS")
 
 

@@ -82,3 +82,33 @@ elf_link_kind() {
         echo static
     fi
 }
+
+# Exports what a glibc static-pie release build for TRIPLE (x86_64- or aarch64-unknown-linux-gnu)
+# needs: RUSTFLAGS with +crt-static and, for aarch64, whose rustc target links that as a
+# fixed-address static executable, packaging/static-pie-cc as the linker (with the cross C
+# compiler, aarch64-linux-gnu-gcc, behind it when this is not an aarch64 host) and PIE code.
+# Used by build-release.sh, .ci/client-packages and .ci/cross, so their builds of one target
+# share one cargo fingerprint (same RUSTFLAGS) and are not rebuilt.
+static_pie_env() {
+    local triple=$1 linker_var
+    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
+    case $triple in
+        x86_64-unknown-linux-gnu) ;;
+        aarch64-unknown-linux-gnu)
+            linker_var=CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER
+            if [[ -z ${BSN_STATIC_PIE_CC:-} ]]; then
+                if [[ -n ${!linker_var:-} ]]; then
+                    BSN_STATIC_PIE_CC=${!linker_var}
+                elif [[ $(uname -m) == aarch64 ]]; then
+                    BSN_STATIC_PIE_CC=cc
+                else
+                    BSN_STATIC_PIE_CC=aarch64-linux-gnu-gcc
+                fi
+            fi
+            export BSN_STATIC_PIE_CC
+            export "$linker_var=$PKG_ROOT/packaging/static-pie-cc"
+            RUSTFLAGS+=" -C relocation-model=pie"
+            ;;
+        *) die "no static-pie recipe for $triple" ;;
+    esac
+}

@@ -36,7 +36,7 @@ from pathlib import Path
 root, v, sums, source_sha = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 NAME = "bsn-credential-helper"
 HOMEPAGE = "https://github.com/bsn-credential-helper/bsn-credential-helper"
-zip_name = f"{NAME}-{v}-x86_64-pc-windows-msvc.zip"
+zip_name = f"{NAME}-{v}-x86_64-pc-windows-gnu.zip"
 
 def edit(rel, fn):
     p = root / rel

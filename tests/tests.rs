@@ -18,6 +18,7 @@ mod first_hour;
 mod fleet;
 mod fleet_heal;
 mod fleet_rollback;
+mod foreign;
 mod load;
 mod permissions;
 mod secrets;

@@ -11,7 +11,8 @@
 #   DIST_DIR        output directory (default: <repo>/dist); SHA256SUMS there is rewritten
 #   DEB_REVISION    Debian revision (default: 1)
 #   DEB_MAINTAINER  Maintainer field
-#   DEB_ARCH        Architecture (default: dpkg --print-architecture)
+#   DEB_ARCH        Architecture (default: from the tarball's triple: x86_64-* amd64,
+#                   aarch64-* arm64; else dpkg --print-architecture)
 set -euo pipefail
 # shellcheck source=packaging/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -34,7 +35,12 @@ case ${tarball##*/} in
     *) die "${tarball##*/} is not a $PKG_NAME $version release tarball (Cargo.toml says $version)" ;;
 esac
 
-arch=${DEB_ARCH:-$(dpkg --print-architecture)}
+case ${tarball##*/} in
+    *-x86_64-unknown-linux-*) triple_arch=amd64 ;;
+    *-aarch64-unknown-linux-*) triple_arch=arm64 ;;
+    *) triple_arch=$(dpkg --print-architecture) ;;
+esac
+arch=${DEB_ARCH:-$triple_arch}
 revision=${DEB_REVISION:-1}
 # Cargo pre-releases (1.0.0-rc.1) must sort before the release in Debian: 1.0.0~rc.1.
 deb_version=${version//-/\~}-$revision

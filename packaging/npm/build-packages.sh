@@ -14,8 +14,10 @@
 #                      optionalDependencies
 #   --out DIR          where the tarballs go (default: dist/npm)
 #   --main-only        only the main package (no binary needed)
-# Neither package has install scripts: npm picks the platform package by its os/cpu/libc
-# fields, and the client finds the binary inside it (clients/node/index.js, findBinary()).
+# Neither package has install scripts: npm picks the platform package by its os/cpu (and, for
+# a dynamically linked Linux binary, libc: glibc) fields, and the client finds the binary
+# inside it (clients/node/index.js, findBinary()). A static Linux binary gets no libc field:
+# it runs on musl systems too. Reads ELF headers with readelf (binutils).
 set -euo pipefail
 # shellcheck source=packaging/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -81,13 +83,22 @@ if [[ $platform == "$(node -p 'process.platform + "-" + process.arch')" ]]; then
     got=$("$binary" --version) || die "$binary --version failed"
     [[ $got == "$PKG_NAME $version "* ]] || die "$binary reports '$got', but Cargo.toml says $version"
 fi
+# A Linux binary that needs no shared library (the static-pie release) runs on glibc and musl
+# alike, so its package names no libc; a dynamic one is for glibc only.
+libc=
+if [[ $os == linux ]]; then
+    case $(elf_link_kind "$binary") in
+        static|static-pie) libc=any ;;
+        *) libc=glibc ;;
+    esac
+fi
 dir=$stage/platform
 mkdir -p "$dir/bin"
 cp "$binary" "$dir/bin/$exe"
 chmod 0755 "$dir/bin/$exe"
-node - "$dir/package.json" "$platform" "$version" "$PKG_HOMEPAGE" <<'JS'
+node - "$dir/package.json" "$platform" "$version" "$PKG_HOMEPAGE" "$libc" <<'JS'
 const fs = require('node:fs');
-const [to, platform, version, homepage] = process.argv.slice(2);
+const [to, platform, version, homepage, libc] = process.argv.slice(2);
 const [os, cpu] = [platform.split('-')[0], platform.split('-').slice(1).join('-')];
 const pkg = {
   name: `@bsn-credential-helper/${platform}`,
@@ -98,7 +109,7 @@ const pkg = {
   license: 'MIT OR Apache-2.0',
   os: [os],
   cpu: [cpu],
-  ...(os === 'linux' ? { libc: ['glibc'] } : {}),
+  ...(libc === 'glibc' ? { libc: ['glibc'] } : {}),
   files: ['bin/'],
   preferUnplugged: true,
 };
