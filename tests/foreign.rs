@@ -113,7 +113,12 @@ fn foreign_version_and_names() {
     assert!(stdout(&out).starts_with(&version), "{}", stdout(&out));
     // Each host-tool name dispatches on argv[0] (`.exe` ignored on Windows).
     let out = run_with_stdin(f.cmd(&env, "git-credential-bsn", &["capability"]), "");
-    assert_eq!(stdout(&out), "version 0\ncapability authtype\n", "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "version 0\ncapability authtype\n",
+        "{}",
+        stderr(&out)
+    );
     let out = run_with_stdin(f.cmd(&env, "docker-credential-bsn", &["version"]), "");
     assert!(out.status.success() && stdout(&out).contains(env!("CARGO_PKG_VERSION")));
     let out = run_with_stdin(
@@ -188,10 +193,12 @@ fn foreign_protocol_answers_and_cache_hit() {
 fn foreign_storm_one_token_request() {
     let f = foreign();
     let env = TestEnv::new();
-    env.emu
-        .inject(Fault::new(FaultKind::Slow).delay_ms(3_000));
+    env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(3_000));
     let outputs = storm(12, |_| {
-        (f.cmd(&env, "bsn-credential-helper", &["get"]), String::new())
+        (
+            f.cmd(&env, "bsn-credential-helper", &["get"]),
+            String::new(),
+        )
     });
     let mut tokens = std::collections::BTreeSet::new();
     for out in &outputs {
@@ -241,8 +248,7 @@ fn foreign_killed_mid_refresh_never_reuses() {
     let (code, _, err) = f.get(&env, "");
     assert_eq!(code, 0, "{err}");
     for round in 1..=2 {
-        env.emu
-            .inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
+        env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
         let served = env.stats().faults_served;
         let mut cmd = f.cmd(&env, "bsn-credential-helper", &["get"]);
         cmd.stdin(Stdio::piped())
@@ -254,15 +260,20 @@ fn foreign_killed_mid_refresh_never_reuses() {
             let mut stdin = child.stdin.take().unwrap();
             stdin.write_all(br#"{"force_refresh":true}"#).unwrap();
         }
-        wait_until("the refresh to reach the endpoint", Duration::from_secs(30), || {
-            env.stats().faults_served > served
-        });
+        wait_until(
+            "the refresh to reach the endpoint",
+            Duration::from_secs(30),
+            || env.stats().faults_served > served,
+        );
         child.kill().unwrap();
         let _ = child.wait();
         sleep_ms(2_300); // the emulator answers the held request, rotating the token
         let (code, v, err) = f.get(&env, r#"{"force_refresh":true}"#);
         assert_eq!(code, 0, "round {round}: {err}");
-        assert_eq!(v["source"], "login", "round {round}: the spent token is not used: {v}");
+        assert_eq!(
+            v["source"], "login",
+            "round {round}: the spent token is not used: {v}"
+        );
         let stats = env.stats();
         assert_eq!(stats.refresh_tokens_reused, 0, "round {round}: {stats:?}");
         assert_eq!(stats.sessions_ended_by_reuse, 0, "round {round}: {stats:?}");
@@ -299,7 +310,11 @@ fn foreign_git_and_docker_protocols() {
         f.cmd(&env, "git-credential-bsn", &["get"]),
         "protocol=https\nhost=github.com\n\n",
     );
-    assert!(out.status.success() && out.stdout.is_empty(), "{}", stdout(&out));
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(env.stats().token_requests.client_credentials, 1);
 }
 
@@ -310,7 +325,10 @@ fn foreign_git_and_docker_protocols() {
 #[ignore = "run by .ci/cross under wine"]
 fn foreign_windows_default_locations_and_secret_command() {
     let f = foreign();
-    assert!(f.windows, "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)");
+    assert!(
+        f.windows,
+        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
+    );
     let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
     let users = prefix.join("drive_c/users");
     let user = std::fs::read_dir(&users)
@@ -355,4 +373,133 @@ fn foreign_windows_default_locations_and_secret_command() {
         "an entry in %LOCALAPPDATA%: {entries:?}"
     );
     let _ = std::fs::remove_dir_all(&cache_dir);
+}
+
+/// Ctrl-C during a refresh: SIGINT to the runner's process while the token endpoint holds
+/// the refresh. Under qemu the Unix signal shield defers it; under Wine, Wine turns SIGINT
+/// into a console CTRL_C_EVENT, which the Windows console handler (signals.rs) takes until
+/// the rotated token is written, then ends the process. Either way the session survives:
+/// the next call is a cache hit, not a login. Without the shield the process dies
+/// mid-exchange and the next call must log in (qemu); without the console handler Wine
+/// ignores the Ctrl-C and the call answers (checked once by breaking the handler).
+#[test]
+#[ignore = "run by .ci/cross under wine / qemu-aarch64"]
+fn foreign_ctrl_c_during_a_refresh_keeps_the_session() {
+    let f = foreign();
+    let env = TestEnv::new().password_grant();
+    let (code, _, err) = f.get(&env, "");
+    assert_eq!(code, 0, "{err}");
+    env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
+    let mut cmd = f.cmd(&env, "bsn-credential-helper", &["get"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SIGINT at its default whatever launched the suite (a background job ignores it).
+    // SAFETY: signal(2) is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(br#"{"force_refresh":true}"#).unwrap();
+    }
+    wait_until(
+        "the refresh to reach the endpoint",
+        Duration::from_secs(30),
+        || env.stats().faults_served == 1,
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "Ctrl-C still ends the call: {:?}",
+        out.status
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no answer after Ctrl-C: {}",
+        stdout(&out)
+    );
+    let (code, v, err) = f.get(&env, "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["source"], "cache", "the rotated token was kept: {v}");
+    let stats = env.stats();
+    assert_eq!(stats.token_requests.password, 1, "no new login: {stats:?}");
+    assert_eq!(stats.token_requests.refresh_token, 1, "{stats:?}");
+    assert_eq!(stats.refresh_tokens_reused, 0, "{stats:?}");
+}
+
+/// Windows has no mode bits; the helper reads the access rules instead (win/acl.rs). Wine
+/// derives a file's rules from its mode: 0644 grants Everyone (S-1-1-0) read, 0600 only the
+/// owner. A secret file, or a config file holding a secret, that others can read is refused
+/// with the icacls command that fixes it; the same files made private are accepted.
+#[test]
+#[ignore = "run by .ci/cross under wine"]
+fn foreign_windows_secret_files_others_can_read_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = foreign();
+    assert!(
+        f.windows,
+        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
+    );
+    let env = TestEnv::new();
+    let dir = env.cache_dir().parent().unwrap().join("secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("client-secret");
+    let config = dir.join("config.toml");
+    let chmod = |p: &Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    let secret_value = "demo-secret".to_string();
+    write_file(&secret, &secret_value);
+    let run = |config_text: &str| {
+        write_file(&config, config_text);
+        let mut cmd = f.cmd(&env, "bsn-credential-helper", &["get"]);
+        cmd.env_remove("BSN_CLIENT_SECRET")
+            .env("BSN_CONFIG", f.path(&config));
+        run_with_stdin(cmd, "")
+    };
+    let by_file = format!(
+        "[profiles.default]\nclient_secret_file = '{}'\n",
+        f.path(&secret)
+    );
+    chmod(&secret, 0o644).unwrap();
+    chmod(&config, 0o600).ok();
+    let out = run(&by_file);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("can be read by S-1-1-0 (Everyone)"), "{err}");
+    assert!(
+        err.contains("icacls") && err.contains("/inheritance:r"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&secret_value),
+        "the secret is not shown: {err}"
+    );
+    assert_eq!(env.stats().token_requests.client_credentials, 0);
+    chmod(&secret, 0o600).unwrap();
+    let out = run(&by_file);
+    assert!(
+        out.status.success(),
+        "a private secret file is used: {}",
+        stderr(&out)
+    );
+
+    let inline = format!("[profiles.default]\nclient_secret = '{secret_value}'\n");
+    write_file(&config, &inline);
+    chmod(&config, 0o644).unwrap();
+    let out = run(&inline);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("other users can read it") && err.contains("icacls"),
+        "{err}"
+    );
+    assert!(!err.contains(&secret_value), "{err}");
 }

@@ -26,3 +26,6 @@ pub mod signals;
 pub mod text;
 pub mod time;
 pub mod url;
+/// Windows-only system calls (access rules, Credential Manager) behind safe functions.
+#[cfg(windows)]
+pub mod win;

@@ -116,7 +116,22 @@ pub(super) fn secure_dir(dir: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-#[cfg(not(unix))]
+/// Windows: the directory's access rules stand in for its mode (win/acl.rs). One that lets
+/// another account in is given a protected rule for this user only, as chmod 700 would.
+#[cfg(windows)]
+pub(super) fn secure_dir(dir: &Path) -> std::result::Result<(), String> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("cannot be inspected: {e}"))?;
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return Err("is not a plain directory".into());
+    }
+    if let Some(who) = crate::win::acl::open_to(dir)? {
+        crate::win::acl::make_private(dir)
+            .map_err(|e| format!("is open to {who} and cannot be made private: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(any(unix, windows)))]
 pub(super) fn secure_dir(dir: &Path) -> std::result::Result<(), String> {
     let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("cannot be inspected: {e}"))?;
     if meta.file_type().is_symlink() || !meta.is_dir() {
@@ -136,7 +151,15 @@ pub(super) fn dir_is_private(dir: &Path) -> bool {
         .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
 }
 
-#[cfg(not(unix))]
+/// Windows: a plain directory (not a link or junction). Its access rules are checked and
+/// repaired by `secure_dir` on the slow path, not here: a rule this code reads as open
+/// (Wine maps rules to mode bits and back, lossily) must not turn every call into a login.
+#[cfg(windows)]
+pub(super) fn dir_is_private(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && !m.file_type().is_symlink())
+}
+
+#[cfg(not(any(unix, windows)))]
 pub(super) fn dir_is_private(_dir: &Path) -> bool {
     true
 }

@@ -77,8 +77,9 @@ fn make_link(exe: &Path, link: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(exe, link)
 }
 
-/// Windows symlinks need a privilege; a copy works everywhere.
+/// Windows symlinks need a privilege: a hard link needs none on NTFS (and stays one file);
+/// across volumes or on FAT, a copy.
 #[cfg(not(unix))]
 fn make_link(exe: &Path, link: &Path) -> std::io::Result<()> {
-    std::fs::copy(exe, link).map(|_| ())
+    std::fs::hard_link(exe, link).or_else(|_| std::fs::copy(exe, link).map(|_| ()))
 }

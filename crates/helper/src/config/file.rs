@@ -105,7 +105,22 @@ fn readable_by_others(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o077 != 0)
 }
 
-#[cfg(not(unix))]
+/// The command that makes `path` readable by its owner only, for messages.
+pub fn make_private_hint(path: &str) -> String {
+    if cfg!(windows) {
+        format!("icacls \"{path}\" /inheritance:r /grant:r \"%USERNAME%:F\"")
+    } else {
+        format!("chmod 600 {path}")
+    }
+}
+
+/// Windows: any access rule for another account (or one that cannot be read) counts.
+#[cfg(windows)]
+fn readable_by_others(path: &Path) -> bool {
+    !matches!(crate::win::acl::open_to(path), Ok(None))
+}
+
+#[cfg(not(any(unix, windows)))]
 fn readable_by_others(_path: &Path) -> bool {
     false
 }

@@ -66,6 +66,16 @@ fn read_secret_file(path: &Path, what: &str) -> Result<String> {
             )));
         }
     }
+    #[cfg(windows)]
+    if let Some(who) = crate::win::acl::open_to(path)
+        .map_err(|e| Error::config(format!("cannot check {what}_file {}: {e}", path.display())))?
+    {
+        return Err(Error::config(format!(
+            "{what}_file {} can be read by {who}; run `{}`",
+            path.display(),
+            super::file::make_private_hint(&path.display().to_string())
+        )));
+    }
     std::fs::read_to_string(path).map_err(cannot)
 }
 
@@ -172,7 +182,8 @@ impl SecretContext<'_> {
         if let Some(v) = keys.inline {
             if !self.inline_ok {
                 return Err(Error::config(format!(
-                    "{file} holds a {what} but other users can read it; run `chmod 600 {file}` or use {what}_command"
+                    "{file} holds a {what} but other users can read it; run `{}` or use {what}_command",
+                    super::file::make_private_hint(file)
                 )));
             }
             return Ok(Some(SecretSource::Value(Secret::new(v))));

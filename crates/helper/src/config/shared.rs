@@ -81,8 +81,9 @@ pub(super) fn shared_cache(s: &Sources, secrets: &SecretContext) -> Result<Optio
     let from_file = origin == super::table::Origin::File;
     if from_file && url.has_password() && !secrets.inline_ok {
         return Err(Error::config(format!(
-            "{} holds a shared_cache URL with a password but other users can read it; run `chmod 600` on it or use shared_cache_password_command",
-            secrets.file
+            "{} holds a shared_cache URL with a password but other users can read it; run `{}` or use shared_cache_password_command",
+            secrets.file,
+            super::file::make_private_hint(&secrets.file)
         )));
     }
     let p = &s.p;
