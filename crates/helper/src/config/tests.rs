@@ -3,6 +3,9 @@
 use super::*;
 use std::collections::HashMap;
 
+/// An absolute directory on this platform (`/tmp/x` is relative on Windows: no drive).
+const ABS_DIR: &str = if cfg!(windows) { "C:\\x" } else { "/tmp/x" };
+
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
         .iter()
@@ -25,7 +28,7 @@ fn environment_alone_is_enough() {
         ("BS_CLIENT_ID", "id"),
         ("BS_SECRET", "s"),
         ("BS_NETWORK", "Demo"),
-        ("BSN_CACHE_DIR", "/tmp/x"),
+        ("BSN_CACHE_DIR", ABS_DIR),
     ]);
     // BSN_CONFIG explicitly set to a missing file is an error…
     assert!(load(&no_file(), &env).is_err());
@@ -33,7 +36,7 @@ fn environment_alone_is_enough() {
         ("BS_CLIENT_ID", "id"),
         ("BS_SECRET", "s"),
         ("BS_NETWORK", "Demo"),
-        ("BSN_CACHE_DIR", "/tmp/x"),
+        ("BSN_CACHE_DIR", ABS_DIR),
     ]);
     let p = resolve("default", None, &no_file(), &env).unwrap();
     assert_eq!(p.client_id, "id");
@@ -53,7 +56,7 @@ fn environment_alone_is_enough() {
 
 #[test]
 fn missing_client_id_names_the_setting() {
-    let env = env_of(&[("BSN_CACHE_DIR", "/tmp/x")]);
+    let env = env_of(&[("BSN_CACHE_DIR", ABS_DIR)]);
     let e = resolve("default", None, &no_file(), &env).unwrap_err();
     assert!(e.message.contains("BSN_CLIENT_ID"), "{}", e.message);
 }
@@ -82,7 +85,7 @@ fn flags_beat_env_beat_file() {
     let env = env_of(&[
         ("BSN_MIN_TTL", "50"),
         ("BSN_NETWORK", "EnvNet"),
-        ("BSN_CACHE_DIR", "/tmp/x"),
+        ("BSN_CACHE_DIR", ABS_DIR),
     ]);
     let p = load(&ov, &env).unwrap();
     assert_eq!(p.name, "p");
@@ -139,7 +142,7 @@ fn inline_secret_in_a_readable_file_is_refused() {
         config: Some(path.clone()),
         ..Default::default()
     };
-    let env = env_of(&[("BSN_CACHE_DIR", "/tmp/x")]);
+    let env = env_of(&[("BSN_CACHE_DIR", ABS_DIR)]);
     let e = load(&ov, &env).unwrap_err();
     assert!(e.message.contains("chmod 600"), "{}", e.message);
     assert!(!e.message.contains("topsecret"));
