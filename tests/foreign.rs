@@ -503,3 +503,54 @@ fn foreign_windows_secret_files_others_can_read_are_refused() {
     );
     assert!(!err.contains(&secret_value), "{err}");
 }
+
+/// Windows Credential Manager: `client_secret_credential` names a generic credential (what
+/// `cmdkey /generic:T /user:bsn /pass` stores; Wine has no cmdkey, so .ci/cross builds
+/// .ci/windows/credwrite.c, which writes one the same way). A missing target is a config
+/// error naming it and the cmdkey command; a stored one logs in.
+#[test]
+#[ignore = "run by .ci/cross under wine"]
+fn foreign_windows_secret_from_credential_manager() {
+    let f = foreign();
+    assert!(
+        f.windows,
+        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
+    );
+    let credwrite = std::env::var("BSN_FOREIGN_CREDWRITE")
+        .expect("BSN_FOREIGN_CREDWRITE names credwrite.exe (.ci/cross builds it)");
+    let env = TestEnv::new();
+    let target = format!("bsn-credential-helper/test-{}", std::process::id());
+    let config = env.path("config.toml");
+    write_file(
+        &config,
+        &format!("[profiles.default]\nclient_secret_credential = '{target}'\n"),
+    );
+    let get = || {
+        let mut cmd = f.cmd(&env, "bsn-credential-helper", &["get"]);
+        cmd.env_remove("BSN_CLIENT_SECRET")
+            .env("BSN_CONFIG", f.path(&config));
+        run_with_stdin(cmd, "")
+    };
+    let out = get();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("client_secret_credential") && err.contains(&target),
+        "{err}"
+    );
+    assert!(err.contains("cmdkey /generic:"), "{err}");
+    assert_eq!(env.stats().token_requests.client_credentials, 0);
+
+    let mut store = Command::new(&f.runner);
+    store.arg(&credwrite).arg(&target);
+    for (k, v) in std::env::vars().filter(|(k, _)| k.starts_with("WINE")) {
+        store.env(k, v);
+    }
+    let stored = run_with_stdin(store, "demo-secret\n");
+    assert!(stored.status.success(), "credwrite: {:?}", stored.status);
+    let out = get();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["source"], "login", "{v}");
+    assert_eq!(env.stats().token_requests.client_credentials, 1);
+}

@@ -163,6 +163,9 @@ fn describe(source: Option<&config::SecretSource>) -> String {
         Some(config::SecretSource::Env(name)) => format!("${name}"),
         Some(config::SecretSource::File(p)) => format!("file {}", p.display()),
         Some(config::SecretSource::Command { .. }) => "a command".into(),
+        Some(config::SecretSource::Credential(target)) => {
+            format!("Credential Manager {}", crate::text::quote(target))
+        }
         None => "not set".into(),
     }
 }

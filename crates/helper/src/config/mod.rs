@@ -278,6 +278,7 @@ fn secret_sources(
             env_name: p.client_secret_env.clone(),
             path: p.client_secret_file.as_deref().map(expand_home),
             command: p.client_secret_command.clone(),
+            credential: p.client_secret_credential.clone(),
         },
     )?;
     let password = secrets.resolve(
@@ -288,6 +289,7 @@ fn secret_sources(
             env_name: p.password_env.clone(),
             path: p.password_file.as_deref().map(expand_home),
             command: p.password_command.clone(),
+            credential: p.password_credential.clone(),
         },
     )?;
     Ok((client_secret, password))

@@ -22,6 +22,8 @@ pub enum SecretSource {
         command: String,
         timeout: Duration,
     },
+    /// `X_credential`: a generic credential in Windows Credential Manager, by target name.
+    Credential(String),
 }
 
 impl SecretSource {
@@ -39,6 +41,7 @@ impl SecretSource {
             }
             SecretSource::File(path) => read_secret_file(path, what)?,
             SecretSource::Command { command, timeout } => run_command(command, *timeout, what)?,
+            SecretSource::Credential(target) => read_credential(target, what)?,
         };
         let value = value.trim_end_matches(['\r', '\n']).to_string();
         if value.is_empty() {
@@ -77,6 +80,24 @@ fn read_secret_file(path: &Path, what: &str) -> Result<String> {
         )));
     }
     std::fs::read_to_string(path).map_err(cannot)
+}
+
+#[cfg(windows)]
+fn read_credential(target: &str, what: &str) -> Result<String> {
+    crate::win::credential::read(target).map_err(|e| {
+        Error::config(format!(
+            "{what}_credential {}: {e}; store it with `cmdkey /generic:{} /user:bsn /pass`",
+            crate::text::quote(target),
+            crate::text::quote(target)
+        ))
+    })
+}
+
+#[cfg(not(windows))]
+fn read_credential(_target: &str, what: &str) -> Result<String> {
+    Err(Error::config(format!(
+        "{what}_credential reads Windows Credential Manager, which this system does not have; use {what}_command with your keyring (e.g. `secret-tool lookup service bsn`)"
+    )))
 }
 
 /// Runs the command with its own time limit (not charged to BSN_TIMEOUT): a `pass` or
@@ -139,12 +160,14 @@ fn run_command(cmd: &str, timeout: Duration, what: &str) -> Result<String> {
     })
 }
 
-/// The four file keys that can name one secret (`X`, `X_env`, `X_file`, `X_command`).
+/// The file keys that can name one secret (`X`, `X_env`, `X_file`, `X_command`,
+/// `X_credential`).
 pub struct SecretKeys {
     pub inline: Option<String>,
     pub env_name: Option<String>,
     pub path: Option<PathBuf>,
     pub command: Option<String>,
+    pub credential: Option<String>,
 }
 
 /// What deciding between a secret's sources needs to know about the file and environment.
@@ -173,10 +196,11 @@ impl SecretContext<'_> {
             keys.env_name.is_some(),
             keys.path.is_some(),
             keys.command.is_some(),
+            keys.credential.is_some(),
         ];
         if set.iter().filter(|s| **s).count() > 1 {
             return Err(Error::config(format!(
-                "{file} sets more than one of {what}, {what}_env, {what}_file, {what}_command; keep one"
+                "{file} sets more than one of {what}, {what}_env, {what}_file, {what}_command, {what}_credential; keep one"
             )));
         }
         if let Some(v) = keys.inline {
@@ -190,6 +214,9 @@ impl SecretContext<'_> {
         }
         if let Some(name) = keys.env_name {
             return Ok(Some(SecretSource::Env(name)));
+        }
+        if let Some(target) = keys.credential {
+            return Ok(Some(SecretSource::Credential(target)));
         }
         Ok(keys
             .path

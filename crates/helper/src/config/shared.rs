@@ -98,6 +98,7 @@ pub(super) fn shared_cache(s: &Sources, secrets: &SecretContext) -> Result<Optio
                 .as_deref()
                 .map(super::expand_home),
             command: p.shared_cache_password_command.clone(),
+            credential: p.shared_cache_password_credential.clone(),
         },
     )?;
     let seal_key = secrets.resolve(
@@ -108,6 +109,7 @@ pub(super) fn shared_cache(s: &Sources, secrets: &SecretContext) -> Result<Optio
             env_name: p.shared_cache_key_env.clone(),
             path: p.shared_cache_key_file.as_deref().map(super::expand_home),
             command: p.shared_cache_key_command.clone(),
+            credential: p.shared_cache_key_credential.clone(),
         },
     )?;
     let prefix = s

@@ -210,15 +210,17 @@ impl Ctx<'_> {
         let source = if let Some(var) = vars.iter().find(|v| (self.env)(v).is_some()) {
             Some(format!("environment {var}"))
         } else {
-            ["", "_env", "_file", "_command"].iter().find_map(|suffix| {
-                let name = format!("{key}{suffix}");
-                let (value, at) = self.in_file(&name)?;
-                // A command line may hold a secret itself; a variable name or path may not.
-                Some(match *suffix {
-                    "_env" | "_file" => format!("{name} = {value:?} in {at}"),
-                    _ => format!("{name} in {at}"),
+            ["", "_env", "_file", "_command", "_credential"]
+                .iter()
+                .find_map(|suffix| {
+                    let name = format!("{key}{suffix}");
+                    let (value, at) = self.in_file(&name)?;
+                    // A command line may hold a secret itself; a variable name or path may not.
+                    Some(match *suffix {
+                        "_env" | "_file" | "_credential" => format!("{name} = {value:?} in {at}"),
+                        _ => format!("{name} in {at}"),
+                    })
                 })
-            })
         };
         Setting {
             key,

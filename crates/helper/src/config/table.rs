@@ -293,7 +293,7 @@ mod tests {
         let keys: Vec<&str> = err.split('`').skip(3).step_by(2).collect();
         assert!(keys.len() > 25, "{err}");
         for k in &keys {
-            let base = ["_env", "_file", "_command"]
+            let base = ["_env", "_file", "_command", "_credential"]
                 .iter()
                 .find_map(|suffix| k.strip_suffix(suffix))
                 .unwrap_or(k);

@@ -1,5 +1,7 @@
 //! The Windows system calls the helper needs where Unix has mode bits: the access rules of
-//! secret files, the config file and the cache directory (`acl`). Everything unsafe for
+//! secret files, the config file and the cache directory (`acl`), and secrets kept in
+//! Credential Manager (`credential`). Everything unsafe for
 //! Windows stays in here.
 
 pub mod acl;
+pub mod credential;
