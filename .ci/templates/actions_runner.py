@@ -6,12 +6,12 @@ The job's environment is this process's: the caller sets RUNNER_OS, RUNNER_ARCH,
 RUNNER_TOOL_CACHE, GITHUB_WORKSPACE and what the job's `env:` would hold. Per step, as the
 runner does: `if:` (only `inputs.NAME == 'VALUE'`, compared case-insensitively), `${{ inputs.X }}`
 and `${{ steps.ID.outputs.X }}` in `env:` (a `run:` holding any expression is refused: inputs
-travel in env, never spliced into a script), fresh GITHUB_ENV, GITHUB_PATH and GITHUB_OUTPUT
-files, `bash --noprofile --norc -eo pipefail FILE` with stdout and stderr merged; afterwards
-GITHUB_ENV (NAME=VALUE and NAME<<DELIMITER) applies to later steps, GITHUB_PATH entries are
-prepended to PATH (the latest first) and GITHUB_OUTPUT becomes steps.ID.outputs.
-`::add-mask::VALUE` masks VALUE in every later line. `--then SCRIPT` runs after the action as a
-later workflow step (id "then").
+travel in env, never spliced into a script), fresh GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT
+files (and GITHUB_STATE, GITHUB_STEP_SUMMARY, not read back), `bash --noprofile --norc -eo
+pipefail FILE` with stdout and stderr merged; afterwards GITHUB_ENV (NAME=VALUE and
+NAME<<DELIMITER) applies to later steps, GITHUB_PATH entries are prepended to PATH (the latest
+first) and GITHUB_OUTPUT becomes steps.ID.outputs. `::add-mask::VALUE` masks VALUE in every
+later line. `--then SCRIPT` runs after the action as a later workflow step (id "then").
 
 Writes OUT_DIR/ID.log (what step ID printed), OUT_DIR/ID.masked.log (the log as the runner
 shows it) and OUT_DIR/result.json: {"steps": {ID: {"outcome", "exit", "outputs"}}, "outputs":
@@ -150,7 +150,7 @@ def run_step(step_id, script, step_env, state, out_dir):
     temp = job["RUNNER_TEMP"]
     files = {}
     os.makedirs(os.path.join(temp, "_runner_file_commands"), exist_ok=True)
-    for name in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT"):
+    for name in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"):
         files[name] = os.path.join(temp, "_runner_file_commands", f"{name.lower()}_{uuid.uuid4()}")
         open(files[name], "w").close()
     env = dict(job)
