@@ -554,3 +554,36 @@ fn foreign_windows_secret_from_credential_manager() {
     assert_eq!(v["source"], "login", "{v}");
     assert_eq!(env.stats().token_requests.client_credentials, 1);
 }
+
+/// `install-links` on Windows: the three host-tool names as hard links to the `.exe` (no
+/// symlink privilege needed; under Wine a hard link is a Unix hard link: the same inode),
+/// each answering its protocol; a second run changes nothing.
+#[test]
+#[ignore = "run by .ci/cross under wine"]
+fn foreign_windows_install_links_makes_hard_links() {
+    use std::os::unix::fs::MetadataExt;
+    let f = foreign();
+    assert!(f.windows, "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)");
+    let env = TestEnv::new();
+    let dir = env.path("links");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("bsn-credential-helper.exe");
+    std::fs::copy(f.program("bsn-credential-helper"), &exe).unwrap();
+    let here = Foreign {
+        runner: f.runner.clone(),
+        dir: dir.clone(),
+        windows: true,
+    };
+    for round in 1..=2 {
+        let out = run_with_stdin(here.cmd(&env, "bsn-credential-helper", &["install-links"]), "");
+        assert!(out.status.success(), "round {round}: {}", stderr(&out));
+    }
+    let inode = std::fs::metadata(&exe).unwrap().ino();
+    for name in ["git-credential-bsn", "docker-credential-bsn", "bazel-credential-bsn"] {
+        let link = dir.join(format!("{name}.exe"));
+        let meta = std::fs::metadata(&link).unwrap_or_else(|e| panic!("{name}.exe: {e}"));
+        assert_eq!(meta.ino(), inode, "{name}.exe is a hard link to the .exe");
+    }
+    let out = run_with_stdin(here.cmd(&env, "git-credential-bsn", &["capability"]), "");
+    assert_eq!(stdout(&out), "version 0\ncapability authtype\n", "{}", stderr(&out));
+}
