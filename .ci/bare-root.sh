@@ -47,12 +47,12 @@ bare_run() {
 # ROOT on 127.0.0.1 and points the EMU_* variables at it by the name localhost. Sets emu_pid
 # and EMU_PORT; the caller stops it.
 start_bare_emulator() {
-    local root=$1 banner i
+    local root=$1 banner
     : > "$root.emu"   # exists before the background job opens it
     env -i "${CHROOT[@]}" "$root" "/bin/$PKG_NAME" emulator --port 0 > "$root.emu" 2>&1 &
     emu_pid=$!
     EMU_PORT=
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         EMU_PORT=$(sed -n 's,^BSN.cloud emulator listening on http://127\.0\.0\.1:\([0-9]*\).*,\1,p' "$root.emu")
         [[ -z $EMU_PORT ]] || break
         kill -0 "$emu_pid" 2>/dev/null || fail "the emulator exited in $root: $(cat "$root.emu")"

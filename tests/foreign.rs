@@ -81,9 +81,10 @@ impl Foreign {
         let out = run_with_stdin(self.cmd(env, "bsn-credential-helper", &["get"]), request);
         let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
-                "stdout is not JSON ({e}): {:?} / stderr {:?}",
+                "stdout is not JSON ({e}): {:?} / stderr {:?} / {:?}",
                 stdout(&out),
-                stderr(&out)
+                stderr(&out),
+                out.status
             )
         });
         (out.status.code().unwrap_or(-1), v, stderr(&out))
@@ -563,7 +564,10 @@ fn foreign_windows_secret_from_credential_manager() {
 fn foreign_windows_install_links_makes_hard_links() {
     use std::os::unix::fs::MetadataExt;
     let f = foreign();
-    assert!(f.windows, "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)");
+    assert!(
+        f.windows,
+        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
+    );
     let env = TestEnv::new();
     let dir = env.path("links");
     std::fs::create_dir_all(&dir).unwrap();
@@ -575,15 +579,72 @@ fn foreign_windows_install_links_makes_hard_links() {
         windows: true,
     };
     for round in 1..=2 {
-        let out = run_with_stdin(here.cmd(&env, "bsn-credential-helper", &["install-links"]), "");
+        let out = run_with_stdin(
+            here.cmd(&env, "bsn-credential-helper", &["install-links"]),
+            "",
+        );
         assert!(out.status.success(), "round {round}: {}", stderr(&out));
     }
     let inode = std::fs::metadata(&exe).unwrap().ino();
-    for name in ["git-credential-bsn", "docker-credential-bsn", "bazel-credential-bsn"] {
+    for name in [
+        "git-credential-bsn",
+        "docker-credential-bsn",
+        "bazel-credential-bsn",
+    ] {
         let link = dir.join(format!("{name}.exe"));
         let meta = std::fs::metadata(&link).unwrap_or_else(|e| panic!("{name}.exe: {e}"));
         assert_eq!(meta.ino(), inode, "{name}.exe is a hard link to the .exe");
     }
     let out = run_with_stdin(here.cmd(&env, "git-credential-bsn", &["capability"]), "");
-    assert_eq!(stdout(&out), "version 0\ncapability authtype\n", "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "version 0\ncapability authtype\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Entries are replaced by rename while other processes read them (on Windows, std's
+/// rename replaces a file others hold open: POSIX semantics, and std opens with
+/// FILE_SHARE_DELETE): readers looping over cache hits never fail, never see a torn entry,
+/// while another process renews four times.
+#[test]
+#[ignore = "run by .ci/cross under wine / qemu-aarch64"]
+fn foreign_readers_never_fail_while_the_entry_is_replaced() {
+    let f = foreign();
+    let env = TestEnv::new();
+    let (code, _, err) = f.get(&env, "");
+    assert_eq!(code, 0, "{err}");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reads = std::thread::scope(|s| {
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0;
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let (code, v, err) = f.get(&env, "");
+                        assert_eq!(code, 0, "a reader failed during renewals: {err}");
+                        assert!(
+                            v["access_token"].as_str().is_some_and(|t| t.len() > 10),
+                            "{v}"
+                        );
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        for round in 1..=4 {
+            let (code, v, err) = f.get(&env, r#"{"force_refresh":true}"#);
+            assert_eq!(code, 0, "renewal {round}: {err}");
+            assert_eq!(v["source"], "login", "renewal {round}: {v}");
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        readers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .sum::<usize>()
+    });
+    assert!(reads >= 3, "the readers ran: {reads}");
+    assert_eq!(env.stats().token_requests.client_credentials, 5);
 }

@@ -25,7 +25,7 @@ pub(super) fn write_atomically(
         f.write_all(&bytes)?;
         f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, path)?;
+        rename_over(&tmp, path)?;
         sync_dir(dir);
         Ok(())
     })();
@@ -33,6 +33,28 @@ pub(super) fn write_atomically(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(not(windows))]
+fn rename_over(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::rename(from, to)
+}
+
+/// Windows: where rename cannot replace a file another process has open (no POSIX rename
+/// semantics: before Windows 10 1607, FAT, Wine), it fails with "access denied" while a
+/// reader holds the entry. Readers hold it for one small read, so a short retry wins.
+#[cfg(windows)]
+fn rename_over(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::rename(from, to) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Temp files of this entry left by a writer that was killed (SIGKILL, power loss) before
