@@ -50,11 +50,18 @@ fn traced_refresh(env: &TestEnv) -> Vec<Call> {
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["source"], "refresh", "{v}");
-    std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter_map(parse)
-        .collect()
+    let text = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<Call> = text.lines().filter_map(parse).collect();
+    // Every run opens files; none seen means the log itself is not what we expect (seen
+    // once in a loaded CI run): show it rather than a bare empty list.
+    assert!(
+        calls.iter().any(|c| matches!(c, Call::Open { .. })),
+        "no openat parsed from strace's log ({} bytes; stderr {:?}):\n{}",
+        text.len(),
+        stderr(&out),
+        text.lines().take(40).collect::<Vec<_>>().join("\n")
+    );
+    calls
 }
 
 /// `1234 openat(AT_FDCWD, "/p", …) = 3` and the like; failed calls are left out.
