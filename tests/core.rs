@@ -63,12 +63,7 @@ fn storm_of_32_after_expiry_makes_exactly_one_token_request() {
     sleep_ms(2100); // the cached token has now expired
     env.slow_next_renewal();
     let outputs = storm(32, |_| (env.cmd(&["get"]), String::new()));
-    let mut tokens = std::collections::BTreeSet::new();
-    for out in &outputs {
-        assert!(out.status.success(), "{}", stderr(out));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        tokens.insert(v["access_token"].as_str().unwrap().to_string());
-    }
+    let tokens = distinct_tokens(&outputs);
     assert_eq!(tokens.len(), 1, "all 32 callers share one token");
     assert!(!tokens.contains(&before));
     let stats = env.stats();
@@ -83,12 +78,7 @@ fn callers_reporting_the_same_rejected_token_cause_one_renewal() {
     let request = format!(r#"{{"rejected_token":"{rejected}"}}"#);
     env.slow_next_renewal();
     let outputs = storm(8, |_| (env.cmd(&["get"]), request.clone()));
-    let mut tokens = std::collections::BTreeSet::new();
-    for out in &outputs {
-        assert!(out.status.success(), "{}", stderr(out));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        tokens.insert(v["access_token"].as_str().unwrap().to_string());
-    }
+    let tokens = distinct_tokens(&outputs);
     assert_eq!(tokens.len(), 1);
     assert!(
         !tokens.contains(&rejected),

@@ -56,14 +56,6 @@ fn spawn(env: &TestEnv, args: &[&str], stdin: &str) -> Child {
     child
 }
 
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        sleep_ms(2);
-    }
-}
-
 fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on our own child's pid.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, sig) };

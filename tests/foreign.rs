@@ -62,19 +62,64 @@ impl Foreign {
         self.dir.join(format!("{name}{exe}"))
     }
 
+    /// A helper program (an empty program, credwrite.exe) under the runner, in this
+    /// process's environment, which holds the runner's variables.
+    fn runner(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(&self.runner);
+        cmd.arg(program);
+        cmd
+    }
+
     /// `name` (one of the four installed names) under the runner, with the suite's clean
     /// environment plus the runner's own variables (WINEPREFIX, WINEDEBUG, QEMU_*).
     fn cmd(&self, env: &TestEnv, name: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.runner);
-        cmd.arg(self.program(name)).args(args);
+        let mut cmd = self.runner(&self.program(name));
+        cmd.args(args);
         apply_env(&mut cmd, env);
         cmd.env("BSN_CACHE_DIR", self.path(&env.cache_dir()));
-        for (k, v) in std::env::vars() {
-            if k.starts_with("WINE") || k.starts_with("QEMU_") {
-                cmd.env(k, v);
-            }
-        }
+        cmd.envs(std::env::vars().filter(|(k, _)| k.starts_with("WINE") || k.starts_with("QEMU_")));
         cmd
+    }
+
+    /// Fails unless the binaries are Windows ones (the `foreign_windows_*` tests).
+    fn windows(&self) -> &Self {
+        assert!(
+            self.windows,
+            "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
+        );
+        self
+    }
+
+    /// A `get` with `force_refresh` whose refresh request the token endpoint holds for 2 s,
+    /// returned once that request has reached the endpoint. SIGINT is at its default
+    /// whatever launched the suite (a background job inherits it ignored).
+    fn spawn_held_refresh(&self, env: &TestEnv) -> std::process::Child {
+        env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
+        let served = env.stats().faults_served;
+        let mut cmd = self.cmd(env, "bsn-credential-helper", &["get"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: signal(2) is async-signal-safe.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(br#"{"force_refresh":true}"#).unwrap();
+        }
+        wait_until(
+            "the refresh to reach the endpoint",
+            Duration::from_secs(30),
+            || env.stats().faults_served > served,
+        );
+        child
     }
 
     fn get(&self, env: &TestEnv, request: &str) -> (i32, Value, String) {
@@ -88,14 +133,6 @@ impl Foreign {
             )
         });
         (out.status.code().unwrap_or(-1), v, stderr(&out))
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        sleep_ms(20);
     }
 }
 
@@ -169,9 +206,8 @@ fn foreign_protocol_answers_and_cache_hit() {
         let mut empty = Vec::new();
         for _ in 0..15 {
             let start = Instant::now();
-            let status = Command::new(&f.runner)
-                .arg(&baseline)
-                .envs(std::env::vars().filter(|(k, _)| k.starts_with("WINE")))
+            let status = f
+                .runner(Path::new(&baseline))
                 .stdout(Stdio::null())
                 .status()
                 .unwrap();
@@ -201,12 +237,7 @@ fn foreign_storm_one_token_request() {
             String::new(),
         )
     });
-    let mut tokens = std::collections::BTreeSet::new();
-    for out in &outputs {
-        assert!(out.status.success(), "a storm call failed: {}", stderr(out));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        tokens.insert(v["access_token"].as_str().unwrap().to_string());
-    }
+    let tokens = distinct_tokens(&outputs);
     assert_eq!(tokens.len(), 1, "12 callers share one token: {tokens:?}");
     let stats = env.stats();
     assert_eq!(stats.token_requests.client_credentials, 1, "{stats:?}");
@@ -249,23 +280,7 @@ fn foreign_killed_mid_refresh_never_reuses() {
     let (code, _, err) = f.get(&env, "");
     assert_eq!(code, 0, "{err}");
     for round in 1..=2 {
-        env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
-        let served = env.stats().faults_served;
-        let mut cmd = f.cmd(&env, "bsn-credential-helper", &["get"]);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(br#"{"force_refresh":true}"#).unwrap();
-        }
-        wait_until(
-            "the refresh to reach the endpoint",
-            Duration::from_secs(30),
-            || env.stats().faults_served > served,
-        );
+        let mut child = f.spawn_held_refresh(&env);
         child.kill().unwrap();
         let _ = child.wait();
         sleep_ms(2_300); // the emulator answers the held request, rotating the token
@@ -326,10 +341,7 @@ fn foreign_git_and_docker_protocols() {
 #[ignore = "run by .ci/cross under wine"]
 fn foreign_windows_default_locations_and_secret_command() {
     let f = foreign();
-    assert!(
-        f.windows,
-        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
-    );
+    f.windows();
     let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
     let users = prefix.join("drive_c/users");
     let user = std::fs::read_dir(&users)
@@ -390,31 +402,7 @@ fn foreign_ctrl_c_during_a_refresh_keeps_the_session() {
     let env = TestEnv::new().password_grant();
     let (code, _, err) = f.get(&env, "");
     assert_eq!(code, 0, "{err}");
-    env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
-    let mut cmd = f.cmd(&env, "bsn-credential-helper", &["get"]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SIGINT at its default whatever launched the suite (a background job ignores it).
-    // SAFETY: signal(2) is async-signal-safe.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(br#"{"force_refresh":true}"#).unwrap();
-    }
-    wait_until(
-        "the refresh to reach the endpoint",
-        Duration::from_secs(30),
-        || env.stats().faults_served == 1,
-    );
+    let child = f.spawn_held_refresh(&env);
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let out = child.wait_with_output().unwrap();
@@ -446,10 +434,7 @@ fn foreign_ctrl_c_during_a_refresh_keeps_the_session() {
 fn foreign_windows_secret_files_others_can_read_are_refused() {
     use std::os::unix::fs::PermissionsExt;
     let f = foreign();
-    assert!(
-        f.windows,
-        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
-    );
+    f.windows();
     let env = TestEnv::new();
     let dir = env.cache_dir().parent().unwrap().join("secrets");
     std::fs::create_dir_all(&dir).unwrap();
@@ -513,10 +498,7 @@ fn foreign_windows_secret_files_others_can_read_are_refused() {
 #[ignore = "run by .ci/cross under wine"]
 fn foreign_windows_secret_from_credential_manager() {
     let f = foreign();
-    assert!(
-        f.windows,
-        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
-    );
+    f.windows();
     let credwrite = std::env::var("BSN_FOREIGN_CREDWRITE")
         .expect("BSN_FOREIGN_CREDWRITE names credwrite.exe (.ci/cross builds it)");
     let env = TestEnv::new();
@@ -542,11 +524,8 @@ fn foreign_windows_secret_from_credential_manager() {
     assert!(err.contains("cmdkey /generic:"), "{err}");
     assert_eq!(env.stats().token_requests.client_credentials, 0);
 
-    let mut store = Command::new(&f.runner);
-    store.arg(&credwrite).arg(&target);
-    for (k, v) in std::env::vars().filter(|(k, _)| k.starts_with("WINE")) {
-        store.env(k, v);
-    }
+    let mut store = f.runner(Path::new(&credwrite));
+    store.arg(&target);
     let stored = run_with_stdin(store, "demo-secret\n");
     assert!(stored.status.success(), "credwrite: {:?}", stored.status);
     let out = get();
@@ -564,10 +543,7 @@ fn foreign_windows_secret_from_credential_manager() {
 fn foreign_windows_install_links_makes_hard_links() {
     use std::os::unix::fs::MetadataExt;
     let f = foreign();
-    assert!(
-        f.windows,
-        "Windows only (BSN_FOREIGN_BIN_DIR holds no .exe)"
-    );
+    f.windows();
     let env = TestEnv::new();
     let dir = env.path("links");
     std::fs::create_dir_all(&dir).unwrap();

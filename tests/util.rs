@@ -510,6 +510,27 @@ pub fn sleep_ms(ms: u64) {
     std::thread::sleep(std::time::Duration::from_millis(ms));
 }
 
+/// Polls `cond` every 2 ms; fails naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        sleep_ms(2);
+    }
+}
+
+/// The access tokens a storm of `get`s handed out; every call must have succeeded.
+pub fn distinct_tokens(outputs: &[Output]) -> std::collections::BTreeSet<String> {
+    outputs
+        .iter()
+        .map(|out| {
+            assert!(out.status.success(), "a storm call failed: {}", stderr(out));
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["access_token"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
 pub fn write_file(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();

@@ -15,9 +15,8 @@ use windows_sys::Win32::Security::Authorization::{
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, DACL_SECURITY_INFORMATION, EqualSid, GetAce,
-    GetTokenInformation, IsWellKnownSid, OWNER_SECURITY_INFORMATION,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
-    SUB_CONTAINERS_AND_OBJECTS_INHERIT, TOKEN_QUERY, TOKEN_USER, TokenUser,
+    GetTokenInformation, IsWellKnownSid, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    PSID, SUB_CONTAINERS_AND_OBJECTS_INHERIT, TOKEN_QUERY, TOKEN_USER, TokenUser,
     WinBuiltinAdministratorsSid, WinCreatorOwnerSid, WinLocalSystemSid,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
@@ -37,16 +36,15 @@ const GENERIC_ALL: u32 = 0x1000_0000;
 pub fn open_to(path: &Path) -> Result<Option<String>, String> {
     let user = current_user()?;
     let name = wide(path);
-    let mut owner: PSID = std::ptr::null_mut();
     let mut dacl: *mut ACL = std::ptr::null_mut();
     let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: name is NUL-terminated; the out pointers point into sd, freed below.
+    // SAFETY: name is NUL-terminated; dacl points into sd, freed below.
     let rc = unsafe {
         GetNamedSecurityInfoW(
             name.as_ptr(),
             SE_FILE_OBJECT,
-            DACL_SECURITY_INFORMATION | OWNER_SECURITY_INFORMATION,
-            &mut owner,
+            DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
             std::ptr::null_mut(),
             &mut dacl,
             std::ptr::null_mut(),
@@ -56,7 +54,7 @@ pub fn open_to(path: &Path) -> Result<Option<String>, String> {
     if rc != ERROR_SUCCESS {
         return Err(format!("its access rules cannot be read (error {rc})"));
     }
-    let found = open_in(dacl, owner, user.sid());
+    let found = open_in(dacl, user.sid());
     // SAFETY: sd was allocated by GetNamedSecurityInfoW with LocalAlloc.
     unsafe { LocalFree(sd) };
     Ok(found)
@@ -106,7 +104,7 @@ pub fn make_private(path: &Path) -> Result<(), String> {
 
 /// The first SID other than the trusted ones that an allow rule of `dacl` grants sensitive
 /// access. A missing DACL grants everyone everything.
-fn open_in(dacl: *mut ACL, owner: PSID, user: PSID) -> Option<String> {
+fn open_in(dacl: *mut ACL, user: PSID) -> Option<String> {
     if dacl.is_null() {
         return Some("S-1-1-0 (no access control list: everyone)".into());
     }
@@ -132,18 +130,17 @@ fn open_in(dacl: *mut ACL, owner: PSID, user: PSID) -> Option<String> {
         let allowed = ace as *const ACCESS_ALLOWED_ACE;
         // SAFETY: an ACCESS_ALLOWED_ACE; its SID starts at SidStart.
         let (mask, sid) = unsafe { ((*allowed).Mask, &raw const (*allowed).SidStart as PSID) };
-        if mask & SENSITIVE != 0 && !trusted(sid, owner, user) {
+        if mask & SENSITIVE != 0 && !trusted(sid, user) {
             return Some(sid_string(sid));
         }
     }
     None
 }
 
-fn trusted(sid: PSID, owner: PSID, user: PSID) -> bool {
-    // SAFETY: all three are valid SIDs (owner may be null, then not compared).
+fn trusted(sid: PSID, user: PSID) -> bool {
+    // SAFETY: both are valid SIDs.
     unsafe {
         EqualSid(sid, user) != 0
-            || (!owner.is_null() && EqualSid(owner, user) != 0 && EqualSid(sid, owner) != 0)
             || IsWellKnownSid(sid, WinLocalSystemSid) != 0
             || IsWellKnownSid(sid, WinBuiltinAdministratorsSid) != 0
             || IsWellKnownSid(sid, WinCreatorOwnerSid) != 0
