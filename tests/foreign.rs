@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "foreign_fleet.rs"]
+mod fleet;
+
 struct Foreign {
     runner: String,
     dir: PathBuf,

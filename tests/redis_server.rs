@@ -215,6 +215,12 @@ impl Redis {
         format!("unix://{}", self.socket().display())
     }
 
+    /// Plain TCP on loopback (needs Opts::tcp): what a Windows host would use.
+    pub fn tcp_url(&self) -> String {
+        assert!(self.port != 0, "Opts::tcp");
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
     pub fn tls_url(&self) -> String {
         format!("rediss://localhost:{}", self.tls_port)
     }
