@@ -102,18 +102,19 @@ fn foreign_fleet_over_tcp_and_tls_shares_one_token() {
     assert!(!warning.contains(PASSWORD), "{v}");
 }
 
-/// Password grant, 2 s access tokens: the hosts take turns renewing one user session for
+/// Password grant, 3 s access tokens (a next host's start under the runner must fit in
+/// them): the hosts take turns renewing one user session for
 /// six rounds; every refresh token is presented once and one login serves them all.
 #[test]
 #[ignore = "run by .ci/cross under wine / qemu-aarch64"]
 fn foreign_fleet_rotation_across_hosts_never_reuses_a_refresh_token() {
     let redis = fleet_redis();
-    let mut env = TestEnv::with_ttls(2, 60, 600).password_grant();
+    let mut env = TestEnv::with_ttls(3, 60, 600).password_grant();
     env.set("BSN_MIN_TTL", "0");
     assert_eq!(answer(&env, &redis, 0, "")["source"], "login");
     let mut seen = std::collections::BTreeSet::new();
     for round in 1..=6 {
-        sleep_ms(2_100);
+        sleep_ms(3_100);
         let host = round % 3;
         let v = answer(&env, &redis, host, "");
         assert_eq!(v["source"], "refresh", "round {round} on host {host}: {v}");
