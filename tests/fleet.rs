@@ -169,6 +169,13 @@ fn a_killed_lock_holder_is_replaced_after_the_lock_ttl() {
         assert!(Instant::now() < deadline, "the holder never took the lock");
         sleep_ms(10);
     }
+    // Killed only once its request is held: killed earlier, the held answer would wait for
+    // the next host's login instead (seen once under load), which BSN_TIMEOUT=1 fails.
+    wait_until(
+        "the holder's request to be held",
+        Duration::from_secs(5),
+        || env.stats().faults_served > 0,
+    );
     holder.kill().unwrap();
     holder.wait().unwrap();
     let start = Instant::now();
