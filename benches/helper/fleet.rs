@@ -47,10 +47,20 @@ fn start_redis_at(tag: &str) -> Option<(Redis, String)> {
         .ok()?;
     let redis = Redis(child, dir);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !socket.exists() && Instant::now() < deadline {
+    // Until PING answers: the socket file appears at bind(), before listen().
+    while !answers(&socket) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     Some((redis, format!("unix://{}", socket.display())))
+}
+
+fn answers(socket: &Path) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket) else {
+        return false;
+    };
+    let mut reply = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
 }
 
 /// (token requests, distinct tokens, latency) of `hosts` × `per_host` processes.

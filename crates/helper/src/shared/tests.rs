@@ -48,16 +48,27 @@ impl TestRedis {
                 return None;
             }
         };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Some(TestRedis {
+        let r = TestRedis {
             child,
             socket,
             _dir: dir,
-        })
+        };
+        // Until PING answers: the socket file appears at bind(), before listen(), and a
+        // connection in between is refused (seen under load).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !r.answers() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(r)
+    }
+
+    fn answers(&self) -> bool {
+        let url = format!("unix://{}", self.socket.display());
+        redis::Client::open(url.as_str())
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok_and(|pong| pong == "PONG")
     }
 
     pub fn config(&self) -> SharedCache {
