@@ -28,33 +28,14 @@ import uuid
 
 import yaml
 
+import job_args
+
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 STEP_KEYS = {"id", "name", "if", "shell", "env", "run"}
 
 
 def die(message):
     sys.exit(f"actions_runner: {message}")
-
-
-def parse_args(argv):
-    if len(argv) < 2:
-        die(__doc__)
-    action_path, out_dir, rest = argv[0], argv[1], iter(argv[2:])
-    given, then = {}, None
-    for flag in rest:
-        value = next(rest, None)
-        if value is None:
-            die(f"{flag} needs a value")
-        if flag == "--input":
-            name, sep, text = value.partition("=")
-            if not sep:
-                die(f"--input {value}: expected NAME=VALUE")
-            given[name] = text
-        elif flag == "--then":
-            then = value
-        else:
-            die(f"unknown argument {flag}")
-    return action_path, out_dir, given, then
 
 
 def input_values(action, given):
@@ -184,7 +165,7 @@ def run_step(step_id, script, step_env, state, out_dir):
 
 
 def main():
-    action_path, out_dir, given, then = parse_args(sys.argv[1:])
+    action_path, out_dir, given, then = job_args.parse("actions_runner", __doc__, "--input", sys.argv[1:])
     with open(action_path, encoding="utf-8") as f:
         action = yaml.safe_load(f)
     if action.get("runs", {}).get("using") != "composite":

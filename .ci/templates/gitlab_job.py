@@ -17,6 +17,8 @@ import sys
 
 import yaml
 
+import job_args
+
 REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -25,24 +27,8 @@ def die(message):
 
 
 def main():
-    argv = sys.argv[1:]
-    if len(argv) < 2:
-        die(__doc__)
-    template, job_name, rest = argv[0], argv[1], iter(argv[2:])
-    settings, then = {}, ""
-    for flag in rest:
-        value = next(rest, None)
-        if value is None:
-            die(f"{flag} needs a value")
-        if flag == "--var":
-            name, sep, text = value.partition("=")
-            if not sep:
-                die(f"--var {value}: expected NAME=VALUE")
-            settings[name] = text
-        elif flag == "--then":
-            then = value
-        else:
-            die(f"unknown argument {flag}")
+    template, job_name, settings, then = job_args.parse("gitlab_job", __doc__, "--var", sys.argv[1:])
+    then = then or ""
     with open(template, encoding="utf-8") as f:
         job = yaml.safe_load(f).get(job_name)
     if not isinstance(job, dict) or "before_script" not in job:
