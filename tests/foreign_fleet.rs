@@ -52,7 +52,8 @@ fn answer(env: &TestEnv, redis: &Redis, host: usize, request: &str) -> Value {
 
 /// One login serves every host (over TCP and TLS); at expiry 12 processes on three hosts
 /// make one more token request; a TLS host that does not trust the server is told to set
-/// SSL_CERT_FILE and still gets a token; with Redis gone a host renews alone, with a warning.
+/// SSL_CERT_FILE and still gets a token; with Redis stopped (the socket timeouts) or gone a
+/// host renews alone, with a warning.
 #[test]
 #[ignore = "run by .ci/cross under wine / qemu-aarch64"]
 fn foreign_fleet_over_tcp_and_tls_shares_one_token() {
@@ -91,6 +92,27 @@ fn foreign_fleet_over_tcp_and_tls_shares_one_token() {
     let text = format!("{} {}", stdout(&out), stderr(&out));
     assert!(text.contains("SSL_CERT_FILE"), "{text}");
     assert!(!text.contains(PASSWORD), "{text}");
+
+    // A Redis that accepts connections but never answers (stopped): the platform's socket
+    // timeouts give up after BSN_SHARED_CACHE_TIMEOUT_MS and the host renews alone.
+    redis.signal("-STOP");
+    let mut cmd = on_host(&env, &redis, 0, true);
+    cmd.env("BSN_SHARED_CACHE_TIMEOUT_MS", "300");
+    let start = std::time::Instant::now();
+    let out = run_with_stdin(cmd, r#"{"force_refresh":true}"#);
+    let took = start.elapsed();
+    redis.signal("-CONT");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{v} {}", stderr(&out));
+    assert_eq!(v["source"], "login", "{v}");
+    assert!(
+        v["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("in time"),
+        "{v}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
 
     redis.kill();
     let out = run_with_stdin(on_host(&env, &redis, 1, true), r#"{"force_refresh":true}"#);
