@@ -29,8 +29,11 @@ fn fleet_redis() -> Redis {
 fn on_host(env: &TestEnv, redis: &Redis, host: usize, trust: bool) -> Command {
     let f = foreign();
     let mut cmd = f.cmd(env, "bsn-credential-helper", &["get"]);
+    // A TLS handshake under qemu on a loaded machine can take longer than the default 1 s
+    // (seen: the host then renewed alone, with a warning); these tests are not about that.
     cmd.env("BSN_CACHE_DIR", f.path(&env.path(&format!("host-{host}"))))
-        .env("BSN_SHARED_CACHE_PASSWORD", PASSWORD);
+        .env("BSN_SHARED_CACHE_PASSWORD", PASSWORD)
+        .env("BSN_SHARED_CACHE_TIMEOUT_MS", "10000");
     if host == 2 {
         cmd.env("BSN_SHARED_CACHE", redis.tls_url());
         if trust {
@@ -51,13 +54,11 @@ fn answer(env: &TestEnv, redis: &Redis, host: usize, request: &str) -> Value {
 }
 
 /// One login serves every host (over TCP and TLS); at expiry 12 processes on three hosts
-/// make one more token request; a TLS host that does not trust the server is told to set
-/// SSL_CERT_FILE and still gets a token; with Redis stopped (the socket timeouts) or gone a
-/// host renews alone, with a warning.
+/// make one more token request.
 #[test]
 #[ignore = "run by .ci/cross under wine / qemu-aarch64"]
 fn foreign_fleet_over_tcp_and_tls_shares_one_token() {
-    let mut redis = fleet_redis();
+    let redis = fleet_redis();
     let mut env = TestEnv::with_ttls(3, 60, 600);
     env.set("BSN_MIN_TTL", "0");
     let first = answer(&env, &redis, 0, "");
@@ -74,10 +75,26 @@ fn foreign_fleet_over_tcp_and_tls_shares_one_token() {
     env.emu.inject(Fault::new(FaultKind::Slow).delay_ms(2_000));
     let outputs = storm(12, |i| (on_host(&env, &redis, i % 3, true), String::new()));
     let tokens = distinct_tokens(&outputs);
-    assert_eq!(tokens.len(), 1, "the fleet shares one token: {tokens:?}");
+    let answers: Vec<String> = outputs
+        .iter()
+        .map(|o| format!("{} {}", stdout(o), stderr(o)))
+        .collect();
+    assert_eq!(tokens.len(), 1, "the fleet shares one token: {answers:#?}");
     assert!(!tokens.contains(first["access_token"].as_str().unwrap()));
     let stats = env.stats();
     assert_eq!(stats.token_requests.client_credentials, 2, "{stats:?}");
+}
+
+/// A TLS host that does not trust the server is told to set SSL_CERT_FILE and still gets a
+/// token; with Redis stopped (the platform's socket timeouts) or gone a host renews alone,
+/// with a warning that never holds the password.
+#[test]
+#[ignore = "run by .ci/cross under wine / qemu-aarch64"]
+fn foreign_fleet_that_cannot_be_used_costs_a_warning_not_the_call() {
+    let mut redis = fleet_redis();
+    let env = TestEnv::new();
+    assert_eq!(answer(&env, &redis, 0, "")["source"], "login");
+    assert_eq!(answer(&env, &redis, 2, "")["source"], "shared");
 
     // Host 2's own file holds the token: a cache hit never asks the fleet, so trust does
     // not matter. A fresh host must ask it and is told what to set.
@@ -125,8 +142,8 @@ fn foreign_fleet_over_tcp_and_tls_shares_one_token() {
 }
 
 /// Password grant, 3 s access tokens (a next host's start under the runner must fit in
-/// them): the hosts take turns renewing one user session for
-/// six rounds; every refresh token is presented once and one login serves them all.
+/// them): the hosts take turns renewing one user session for six rounds; every refresh
+/// token is presented once and one login serves them all.
 #[test]
 #[ignore = "run by .ci/cross under wine / qemu-aarch64"]
 fn foreign_fleet_rotation_across_hosts_never_reuses_a_refresh_token() {
