@@ -204,6 +204,50 @@ fn waiters_see_a_new_generation_or_a_free_lock() {
     assert_eq!(b.wait(&g(0), soon(), LONG).unwrap(), Wait::Changed);
 }
 
+/// A waiter backs off (no busy loop hammering Redis) yet never sleeps past a renewal: one
+/// that ends after 2.5 s is seen within a poll of it, in about ten polls. (Mutants of the
+/// back-off and jitter arithmetic survived every other test.)
+#[test]
+fn a_waiter_backs_off_yet_sees_a_renewal_within_a_poll() {
+    let Some(r) = TestRedis::start() else { return };
+    let a = open(&r, "secret");
+    let b = open(&r, "secret");
+    let _lock = a.try_lock(LONG).unwrap().unwrap();
+    let mut raw = r.raw();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut raw)
+        .unwrap();
+    let gen_key = a.gen_key.clone();
+    let renewal = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2500));
+        let _: () = redis::cmd("SET")
+            .arg(&gen_key)
+            .arg("1")
+            .query(&mut raw)
+            .unwrap();
+        raw
+    });
+    let start = Instant::now();
+    let waited = b.wait(&g(0), start + LONG, LONG).unwrap();
+    let took = start.elapsed();
+    let mut raw = renewal.join().unwrap();
+    assert_eq!(waited, Wait::Changed);
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut raw)
+        .unwrap();
+    let polls: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_eval:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0);
+    // The longest pause is 500 ms; 1 s more for a loaded machine.
+    assert!(took < Duration::from_millis(4000), "{took:?}");
+    // 20 ms doubling to 500 ms, times 0.5-1.0: 9 to 16 polls in 2.5 s.
+    assert!((6..=18).contains(&polls), "{polls} polls in {took:?}");
+}
+
 #[test]
 fn foreign_and_copied_values_are_absent() {
     let Some(r) = TestRedis::start() else { return };
