@@ -248,6 +248,23 @@ fn a_waiter_backs_off_yet_sees_a_renewal_within_a_poll() {
     assert!((6..=18).contains(&polls), "{polls} polls in {took:?}");
 }
 
+/// What `-v` shows of a generation: ours as its number, anything else never as its bytes
+/// (a foreign value is chosen by whoever wrote it).
+#[test]
+fn generations_print_as_numbers_and_foreign_values_never_verbatim() {
+    assert_eq!(g(7).to_string(), "7");
+    assert_eq!(g(7).next().to_string(), "8");
+    assert_eq!(g(0).to_string(), "0");
+    let foreign = Generation(b"\x1b]0;owned\x07".to_vec());
+    assert!(!foreign.is_ours());
+    assert_eq!(foreign.to_string(), "(not a generation)");
+    assert_eq!(
+        foreign.next().to_string(),
+        "1",
+        "a foreign value counts as 0"
+    );
+}
+
 #[test]
 fn foreign_and_copied_values_are_absent() {
     let Some(r) = TestRedis::start() else { return };
