@@ -52,8 +52,8 @@ fn traced_refresh(env: &TestEnv) -> Vec<Call> {
     assert_eq!(v["source"], "refresh", "{v}");
     let text = std::fs::read_to_string(&log).unwrap();
     let calls: Vec<Call> = text.lines().filter_map(parse).collect();
-    // Every run opens files; none seen means the log itself is not what we expect (seen
-    // once in a loaded CI run): show it rather than a bare empty list.
+    // Every run opens files; none seen means the log is not in the shape `parse` reads
+    // (strace's pid padding once was not): show it rather than a bare empty list.
     assert!(
         calls.iter().any(|c| matches!(c, Call::Open { .. })),
         "no openat parsed from strace's log ({} bytes; stderr {:?}):\n{}",

@@ -63,18 +63,20 @@ impl TestRedis {
         Some(r)
     }
 
+    fn url(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
     fn answers(&self) -> bool {
-        let url = format!("unix://{}", self.socket.display());
-        redis::Client::open(url.as_str())
+        redis::Client::open(self.url())
             .and_then(|c| c.get_connection())
             .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
             .is_ok_and(|pong| pong == "PONG")
     }
 
     pub fn config(&self) -> SharedCache {
-        let url = format!("unix://{}", self.socket.display());
         SharedCache {
-            url: RedisUrl::parse(&url, "test").unwrap(),
+            url: RedisUrl::parse(&self.url(), "test").unwrap(),
             password: None,
             seal_key: None,
             prefix: "t:".into(),
@@ -83,8 +85,7 @@ impl TestRedis {
     }
 
     pub fn raw(&self) -> redis::Connection {
-        let url = format!("unix://{}", self.socket.display());
-        redis::Client::open(url.as_str())
+        redis::Client::open(self.url())
             .unwrap()
             .get_connection()
             .unwrap()
